@@ -1,0 +1,3 @@
+from culturescope.cli import main
+
+main()

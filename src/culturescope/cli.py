@@ -1,0 +1,209 @@
+"""The ``culturescope`` command: a thin layer over the Python API."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+import textwrap
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from culturescope.errors import CulturescopeError
+from culturescope.evaluate import SystemScore, evaluate_responses, human_reference
+from culturescope.importers import import_reference_outputs
+from culturescope.store import Run
+from culturescope.survey import PAPER_CULTURES, Survey, load_survey, wvs7
+
+app = typer.Typer(help="Score LLM agents' answers to value surveys against the human answers of each "
+                  "country (alignment) and against each other (diversity). Start with: culturescope evaluate",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+survey_app = typer.Typer(help="Explore the survey: items, options, human answers.", no_args_is_help=True)
+app.add_typer(survey_app, name="survey")
+out = Console()
+
+
+class Mode(str, Enum):
+    faithful = "faithful"
+    strict = "strict"
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+ItemsOpt = Annotated[Optional[Path], typer.Option(
+    "--items", help="Your own survey items (JSON or CSV); default: the shipped WVS-7.", rich_help_panel="Survey")]
+ReferenceOpt = Annotated[Optional[Path], typer.Option(
+    "--reference", help="Human answer shares for --items (JSON or CSV).", rich_help_panel="Survey")]
+CulturesFileOpt = Annotated[Optional[Path], typer.Option(
+    "--cultures-file", help="Culture table for --items (default: the WVS-7 countries).", rich_help_panel="Survey")]
+ModeOpt = Annotated[Mode, typer.Option(
+    help="faithful: read the human data as the paper's reference code does; strict: fix its quirks "
+         "(0-based codes, ties, out-of-range answers). See docs/data.md.")]
+
+
+def _survey(items: Path | None, reference: Path | None, cultures_file: Path | None) -> Survey:
+    if items is None and reference is None:
+        return wvs7()
+    if items is None or reference is None:
+        raise CulturescopeError("--items and --reference go together")
+    return load_survey(items, reference, cultures_file)
+
+
+def _fmt(x: float | None) -> str:
+    return "—" if x is None else f"{x:.2f}"
+
+
+def _print_scores(scores: list[SystemScore], human: SystemScore, fmt: Format, mode: str) -> None:
+    rows = [s.as_row() for s in scores] + [human.as_row()]
+    if fmt is Format.json:
+        print(json.dumps({"mode": mode, "cultures": list(human.answered),
+                          "systems": rows[:-1], "human_reference": rows[-1]}, indent=2))
+        return
+    if fmt is Format.csv:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+        print(buf.getvalue(), end="")
+        return
+    table = Table(title=f"Alignment and diversity (×100, mode={mode})")
+    for col in ("backbone", "system", "samples", "Alignment", "Diversity_P", "Diversity_S"):
+        table.add_column(col, justify="left" if col in ("backbone", "system") else "right")
+    for s, row in zip(scores + [human], rows):
+        table.add_row(s.label, s.system, str(s.samples), _fmt(row["alignment"]), _fmt(row["diversity_p"]),
+                      _fmt(row["diversity_s"]), style="bold" if s is human else None)
+    out.print(table)
+    counts = Table(title="answers scored / responses, per culture")
+    counts.add_column("backbone")
+    for c in human.answered:
+        counts.add_column(c, justify="right")
+    for s in scores + [human]:
+        counts.add_row(s.label, *(f"{s.answered[c]}/{s.responses[c]}" for c in s.answered))
+    out.print(counts)
+
+
+@app.command()
+def evaluate(
+    run: Annotated[Optional[Path], typer.Argument(help="A run directory; omit it to score the human reference only.")] = None,
+    cultures: Annotated[Optional[str], typer.Option(help="Comma-separated culture codes (default: the run's cultures, or BRA,CHN,MEX,NGA,NZL).")] = None,
+    format: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+    mode: ModeOpt = Mode.faithful,
+    round: Annotated[int, typer.Option(help="Interaction round to score (0 = static answers).")] = 0,
+    items: ItemsOpt = None, reference: ReferenceOpt = None, cultures_file: CulturesFileOpt = None,
+) -> None:
+    """Alignment (eq. 2), Diversity_P (eq. 4) and Diversity_S (eq. 5) per backbone, beside humans.
+
+    The human reference scores each culture's majority answers as an agent, on the same cultures.
+
+    Example: culturescope evaluate runs/imported --cultures BRA,CHN,MEX,NGA,NZL
+    """
+    survey = _survey(items, reference, cultures_file)
+    scores: list[SystemScore] = []
+    if run is not None:
+        responses = Run.open(run).responses()
+        if responses.empty:
+            raise CulturescopeError(f"{run} has no responses yet")
+        chosen = survey.resolve_cultures(cultures, sorted(responses["culture"].unique()))
+        scores = evaluate_responses(responses, survey, chosen, mode.value, round)
+    else:
+        chosen = survey.resolve_cultures(cultures, PAPER_CULTURES)
+    _print_scores(scores, human_reference(survey, chosen, mode.value), format, mode.value)
+
+
+@app.command("import")
+def import_(
+    source: Annotated[Path, typer.Argument(help="Directory of {model}_{CULTURE}_system.jsonl files.")],
+    dest: Annotated[Path, typer.Argument(help="New run directory to create.")],
+    skip_bad_lines: Annotated[bool, typer.Option(help="Import the good lines and list the bad ones, instead of stopping.")] = False,
+    items: ItemsOpt = None, reference: ReferenceOpt = None, cultures_file: CulturesFileOpt = None,
+) -> None:
+    """Import the outputs of the Beyond-Alignment reference implementation into a run.
+
+    Backbone = {model}, culture = {CULTURE}; each line's raw 'response' is kept and parsed
+    (\\boxed{n}). Then score it with: culturescope evaluate DEST
+    """
+    survey = _survey(items, reference, cultures_file)
+    run, report = import_reference_outputs(source, dest, survey, skip_bad_lines)
+    statuses = ", ".join(f"{k} {v}" for k, v in sorted(report.statuses.items()))
+    out.print(f"imported {report.responses} responses from {report.files} files into {run.path} ({statuses})")
+    for line in report.bad_lines:
+        out.print(f"[yellow]skipped[/] {line}", highlight=False)
+
+
+@survey_app.command("show")
+def survey_show(
+    item: Annotated[Optional[str], typer.Argument(help="An item id (e.g. Q119) to show in full.")] = None,
+    country: Annotated[Optional[str], typer.Option(help="With ITEM: show only this country's answer shares.")] = None,
+    mode: ModeOpt = Mode.faithful,
+    items: ItemsOpt = None, reference: ReferenceOpt = None, cultures_file: CulturesFileOpt = None,
+) -> None:
+    """List the items, or show one item with its options and every country's answers."""
+    survey = _survey(items, reference, cultures_file)
+    if item is None:
+        table = Table(title=f"{survey.name}: {len(survey.items)} items")
+        for col in ("item", "options", "dimension", "question"):
+            table.add_column(col)
+        for it in survey.items:
+            table.add_row(it.id, str(len(it.options)), it.dimension or "",
+                          textwrap.shorten(it.question.split(" Choose only one")[0], 70))
+        out.print(table)
+        return
+    it = survey.items[survey.item_index(item)]
+    out.print(f"[bold]{it.id}[/] ({it.dimension or 'no dimension'}, Δ = {it.delta})\n{it.question}", highlight=False)
+    out.print("options: " + "  ".join(f"{c}. {label}" for c, label in enumerate(it.options, 1)) + "\n", highlight=False)
+    codes = list(range(1, len(it.options) + 1))
+    table = Table(title="human answer shares (%) and majority")
+    table.add_column("country")
+    for code in codes:
+        table.add_column(str(code), justify="right")
+    table.add_column("majority", justify="right")
+    countries = [survey.culture(country.upper()).code] if country else [c.code for c in survey.cultures]
+    extra = sorted({k for c in countries for k in survey.human_shares(c, it.id, mode.value)} - set(codes))
+    for code in extra:
+        table.add_column(f"code {code}", justify="right", style="yellow")
+    for c in countries:
+        dist = survey.human_shares(c, it.id, mode.value)
+        cells = [f"{100 * dist[k]:.1f}" if k in dist else "" for k in codes + extra]
+        majority = survey.majority(c, it.id, mode.value)
+        table.add_row(c, *cells, "no data" if majority is None else str(majority))
+    out.print(table)
+
+
+@app.command()
+def cultures(items: ItemsOpt = None, reference: ReferenceOpt = None, cultures_file: CulturesFileOpt = None) -> None:
+    """List the cultures with human answers: code, country, culture adjective, continent."""
+    survey = _survey(items, reference, cultures_file)
+    table = Table(title=f"{survey.name}: {len(survey.cultures)} cultures")
+    for col in ("code", "country", "culture", "continent", "items with human data"):
+        table.add_column(col)
+    for c in survey.cultures:
+        n = sum(1 for it in survey.items if survey.shares.get(c.code, {}).get(it.id))
+        table.add_row(c.code, c.country, c.culture, c.continent or "", f"{n}/{len(survey.items)}")
+    out.print(table)
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except CulturescopeError as exc:
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except (typer.Exit, typer.Abort) as exc:
+        sys.exit(getattr(exc, "exit_code", 1))
+    except Exception as exc:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,114 @@
+"""Score systems of agents: from the response table to Alignment, Diversity_P and Diversity_S."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from culturescope import metrics
+from culturescope.errors import CulturescopeError
+from culturescope.extract import OK, OUT_OF_RANGE
+from culturescope.survey import Mode, Survey
+
+HUMAN = "human reference"
+
+
+@dataclass(frozen=True)
+class SystemScore:
+    """Scores of one system (fractions in [0, 1]) and how many answers each culture contributed."""
+
+    label: str
+    system: str
+    round: int
+    samples: int
+    alignment: float
+    diversity_p: float
+    diversity_s: float
+    answered: dict[str, int]
+    responses: dict[str, int]
+
+    def as_row(self) -> dict:
+        """Flat record in the paper's units (×100, two decimals)."""
+        return {"backbone": self.label, "system": self.system, "round": self.round,
+                "samples": self.samples, "alignment": _pct(self.alignment),
+                "diversity_p": _pct(self.diversity_p), "diversity_s": _pct(self.diversity_s),
+                **{f"answered_{c}": f"{self.answered[c]}/{self.responses[c]}" for c in self.answered}}
+
+
+def _pct(x: float) -> float | None:
+    return None if np.isnan(x) else round(100 * x, 2)
+
+
+def usable(status: pd.Series, mode: Mode) -> pd.Series:
+    """Which parsed answers count: ``faithful`` keeps out-of-range integers, as the reference does."""
+    return status.isin([OK, OUT_OF_RANGE] if mode == "faithful" else [OK])
+
+
+def answer_matrix(responses: pd.DataFrame, survey: Survey, agents: list[str], mode: Mode) -> np.ndarray:
+    """``X[agent, item]`` from the responses of one system, round and sample; NaN where missing."""
+    X = np.full((len(agents), len(survey.items)), np.nan)
+    rows = responses[usable(responses["status"], mode) & responses["agent"].isin(agents)]
+    a = rows["agent"].map({ag: i for i, ag in enumerate(agents)}).to_numpy()
+    k = rows["item"].map(survey.item_index).to_numpy()
+    X[a, k] = rows["answer"].to_numpy(float)
+    return X
+
+
+def score(X: np.ndarray, mu: np.ndarray, delta: np.ndarray) -> tuple[float, float, float]:
+    """(Alignment, Diversity_P, Diversity_S) of one answer matrix."""
+    D = metrics.pairwise_distances(X, delta)
+    return metrics.alignment(X, mu, delta), metrics.diversity_p(D), metrics.diversity_s(D)
+
+
+def human_reference(survey: Survey, cultures: list[str], mode: Mode = "faithful") -> SystemScore:
+    """The human reference: each culture's majority answers as one agent (§3.4)."""
+    X = survey.majority_matrix(cultures, mode)
+    a, dp, ds = score(X, X, survey.deltas)
+    counts = {c: int(np.isfinite(X[i]).sum()) for i, c in enumerate(cultures)}
+    return SystemScore(HUMAN, "human", 0, 1, a, dp, ds, counts, {c: len(survey.items) for c in cultures})
+
+
+def evaluate_responses(responses: pd.DataFrame, survey: Survey, cultures: list[str] | None = None,
+                       mode: Mode = "faithful", round: int = 0) -> list[SystemScore]:
+    """Score every (system, backbone) of a response table on the chosen cultures and round.
+
+    Each agent is scored against its own culture's majority answers. With several samples per
+    agent, the metrics are computed per sample and averaged.
+    """
+    table = responses[responses["round"] == round]
+    if table.empty:
+        raise CulturescopeError(f"no responses in round {round}")
+    if cultures is None:
+        cultures = sorted(table["culture"].unique())
+    for c in cultures:
+        survey.culture(c)
+    unknown = sorted(set(table["item"]) - set(survey.item_ids))
+    if unknown:
+        raise CulturescopeError(f"responses name items not in survey {survey.name!r}: {', '.join(unknown[:5])}")
+    delta = survey.deltas
+    out = []
+    for (system, backbone), group in table.groupby(["system", "backbone"], sort=True):
+        group = group[group["culture"].isin(cultures)]
+        agents = group.drop_duplicates("agent").sort_values("culture")[["agent", "culture"]]
+        missing = sorted(set(cultures) - set(agents["culture"]))
+        if missing:
+            raise CulturescopeError(f"backbone {backbone!r} (system {system!r}) has no responses for "
+                                    f"culture(s) {', '.join(missing)}")
+        mu = survey.majority_matrix(list(agents["culture"]), mode)
+        scores = [score(answer_matrix(sample, survey, list(agents["agent"]), mode), mu, delta)
+                  for _, sample in group.groupby("sample")]
+        a, dp, ds = (float(np.mean(col)) for col in zip(*scores))
+        ok = group[usable(group["status"], mode)]
+        out.append(SystemScore(
+            str(backbone), str(system), round, len(scores), a, dp, ds,
+            {c: int((ok["culture"] == c).sum()) for c in cultures},
+            {c: int((group["culture"] == c).sum()) for c in cultures}))
+    return out
+
+
+def status_counts(responses: pd.DataFrame) -> pd.DataFrame:
+    """Parse statuses per backbone and culture: how many answers failed, and how."""
+    return (responses.groupby(["backbone", "culture", "status"]).size()
+            .unstack("status", fill_value=0).reset_index())

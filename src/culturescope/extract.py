@@ -1,0 +1,66 @@
+"""Pull the answer code out of a model's text: the ``\\boxed{n}`` format of the paper's prompt.
+
+The last ``\\boxed{...}`` wins (models often restate the format before answering). Inside the box,
+``\\text{}``-style wrappers, math delimiters and spacing commands are removed; what remains must be
+an integer, otherwise the answer is a failure. Failures keep their status and the raw text stays
+in the response table, so nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+#: Parse statuses. ``ok`` and ``out_of_range`` carry an integer; the others carry none.
+OK, OUT_OF_RANGE, NO_BOX, NOT_INTEGER, EMPTY = "ok", "out_of_range", "no_box", "not_integer", "empty"
+
+_BOX = re.compile(r"\\boxed\s*\{")
+_WRAPPER = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mbox|emph)\s*\{([^{}]*)\}")
+_NOISE = re.compile(r"\$|\\[()\[\]]|\\[,;:! ]|\\quad|\\qquad|~")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
+@dataclass(frozen=True)
+class Parsed:
+    answer: int | None
+    status: str
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last ``\\boxed{...}`` with balanced braces, or None when there is none."""
+    for match in reversed(list(_BOX.finditer(text))):
+        depth, start = 1, match.end()
+        for pos in range(start, len(text)):
+            if text[pos] == "{":
+                depth += 1
+            elif text[pos] == "}":
+                depth -= 1
+                if depth == 0:
+                    return text[start:pos]
+    return None
+
+
+def clean_latex(content: str) -> str:
+    """Strip ``\\text{}``-like wrappers (nested too), math delimiters and LaTeX spacing."""
+    previous = None
+    while previous != content:
+        previous, content = content, _WRAPPER.sub(r"\1", content)
+    content = _NOISE.sub("", content).strip()
+    return content.rstrip(".").strip()
+
+
+def parse_boxed(text: str | None, n_options: int | None = None) -> Parsed:
+    """Parse one response. With ``n_options``, an integer outside 1..n_options is ``out_of_range``
+    (kept: the reference implementation scores it as-is; strict evaluation drops it)."""
+    content = last_boxed(text or "")
+    if content is None:
+        return Parsed(None, NO_BOX)
+    content = clean_latex(content)
+    if not content:
+        return Parsed(None, EMPTY)
+    if not _INTEGER.fullmatch(content):
+        return Parsed(None, NOT_INTEGER)
+    value = int(content)
+    if n_options is not None and not 1 <= value <= n_options:
+        return Parsed(value, OUT_OF_RANGE)
+    return Parsed(value, OK)
