@@ -166,11 +166,11 @@ def survey_show(
     table.add_column("country")
     for code in codes:
         table.add_column(str(code), justify="right")
-    table.add_column("majority", justify="right")
     countries = [survey.culture(country.upper()).code] if country else [c.code for c in survey.cultures]
     extra = sorted({k for c in countries for k in survey.human_shares(c, it.id, mode.value)} - set(codes))
     for code in extra:
         table.add_column(f"code {code}", justify="right", style="yellow")
+    table.add_column("majority", justify="right")
     for c in countries:
         dist = survey.human_shares(c, it.id, mode.value)
         cells = [f"{100 * dist[k]:.1f}" if k in dist else "" for k in codes + extra]
@@ -194,16 +194,7 @@ def cultures(items: ItemsOpt = None, reference: ReferenceOpt = None, cultures_fi
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        app()
     except CulturescopeError as exc:
         Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
-    except (typer.Exit, typer.Abort) as exc:
-        sys.exit(getattr(exc, "exit_code", 1))
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise

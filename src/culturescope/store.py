@@ -59,6 +59,7 @@ class Run:
 
     def append(self, records: Iterable[dict[str, Any]]) -> int:
         """Append response records (missing columns become null); returns how many were written."""
+        self._cut_torn_tail()
         n = 0
         with (self.path / RESPONSES).open("a", encoding="utf-8") as fh:
             for rec in records:
@@ -67,6 +68,14 @@ class Run:
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
                 n += 1
         return n
+
+    def _cut_torn_tail(self) -> None:
+        """Remove a last line left incomplete by a writer that died mid-line."""
+        with (self.path / RESPONSES).open("rb+") as fh:
+            if fh.seek(0, 2) == 0 or (fh.seek(-1, 2), fh.read(1))[1] == b"\n":
+                return
+            fh.seek(0)
+            fh.truncate(fh.read().rfind(b"\n") + 1)
 
     def responses(self) -> pd.DataFrame:
         """The response table of this run."""

@@ -81,12 +81,12 @@ def load_items(path: str | Path) -> tuple[Item, ...]:
         if qid in seen:
             raise _fail(path, where, "duplicate Q_id")
         seen.add(qid)
+        question = _text(path, where, rec.get("question"), "question")
         options = rec.get("option")
         if not isinstance(options, list) or len(options) < 2 or not all(isinstance(o, str) for o in options):
             raise _fail(path, where, "'option' must be a list of at least two option labels")
         dimension = rec.get("dimension")
-        items.append(Item(qid, _text(path, where, rec.get("question"), "question"), tuple(options),
-                          dimension if isinstance(dimension, str) else None))
+        items.append(Item(qid, question, tuple(options), dimension if isinstance(dimension, str) else None))
     if not items:
         raise _fail(path, "top level", "no items")
     return tuple(items)
