@@ -123,3 +123,15 @@ def test_malformed_reference_file(tmp_path, content, message):
 def test_missing_file(tmp_path):
     with pytest.raises(CulturescopeError, match="cannot read file"):
         load_survey(tmp_path / "nope.json", tmp_path / "r.json")
+
+
+def test_budgeting_projects_cover_the_thirteen_sections():
+    import json as _json
+
+    from culturescope.survey import budgeting_projects
+    from culturescope.survey.wvs7 import data_dir
+
+    projects = budgeting_projects()
+    sections = [d["dimension"] for d in _json.loads((data_dir() / "dimensions.json").read_text())["dimensions"]]
+    assert [p["id"] for p in projects] == list(range(1, 14))
+    assert sorted(p["dimension"] for p in projects) == sorted(sections)
