@@ -25,8 +25,8 @@ def test_evaluate_json_and_csv():
     assert data["human_reference"]["diversity_p"] == 44.07
     assert data["cultures"] == ["BRA", "CHN", "MEX", "NGA", "NZL"]
     csv_out = cli("evaluate", "--format", "csv").stdout.splitlines()
-    assert csv_out[0].startswith("backbone,system,round,samples,alignment,diversity_p,diversity_s")
-    assert csv_out[1].startswith("human reference,human,0,1,100.0,44.07,39.37")
+    assert csv_out[0].startswith("backbone,system,mode,round,samples,alignment,diversity_p,diversity_s")
+    assert csv_out[1].startswith("human reference,human,-,0,1,100.0,44.07,39.37")
 
 
 def test_import_then_evaluate(tmp_path):

@@ -103,7 +103,7 @@ def test_several_samples_are_averaged(tmp_path):
     rows = []
     for sample, code in enumerate([1, 2]):
         for c, shift in (("BRA", 0), ("CHN", 1)):
-            rows += [{"system": "static", "agent": c, "culture": c, "backbone": "m", "round": 0,
+            rows += [{"system": "static", "agent": c, "culture": c, "backbone": "m", "mode": "sample", "round": 0,
                       "item": it.id, "sample": sample, "answer": min(code + shift, len(it.options)),
                       "status": "ok"} for it in survey.items]
     run.append(rows)

@@ -76,19 +76,21 @@ def _print_scores(scores: list[SystemScore], human: SystemScore, fmt: Format, mo
         writer.writerows(rows)
         print(buf.getvalue(), end="")
         return
-    table = Table(title=f"Alignment and diversity (×100, mode={mode})")
-    for col in ("backbone", "system", "samples", "Alignment", "Diversity_P", "Diversity_S"):
-        table.add_column(col, justify="left" if col in ("backbone", "system") else "right")
+    systems = ", ".join(sorted({s.system for s in scores})) or "none"
+    table = Table(title=f"Alignment and diversity (×100; systems: {systems}; data read: {mode})")
+    for col in ("backbone", "answers", "samples", "Alignment", "Diversity_P", "Diversity_S"):
+        table.add_column(col, justify="left" if col in ("backbone", "answers") else "right")
     for s, row in zip(scores + [human], rows):
-        table.add_row(s.label, s.system, str(s.samples), _fmt(row["alignment"]), _fmt(row["diversity_p"]),
+        table.add_row(s.label, s.mode, str(s.samples), _fmt(row["alignment"]), _fmt(row["diversity_p"]),
                       _fmt(row["diversity_s"]), style="bold" if s is human else None)
     out.print(table)
     counts = Table(title="answers scored / responses, per culture")
     counts.add_column("backbone")
+    counts.add_column("answers")
     for c in human.answered:
         counts.add_column(c, justify="right")
     for s in scores + [human]:
-        counts.add_row(s.label, *(f"{s.answered[c]}/{s.responses[c]}" for c in s.answered))
+        counts.add_row(s.label, s.mode, *(f"{s.answered[c]}/{s.responses[c]}" for c in s.answered))
     out.print(counts)
 
 

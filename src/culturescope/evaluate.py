@@ -21,6 +21,7 @@ class SystemScore:
 
     label: str
     system: str
+    mode: str
     round: int
     samples: int
     alignment: float
@@ -31,7 +32,7 @@ class SystemScore:
 
     def as_row(self) -> dict:
         """Flat record in the paper's units (×100, two decimals)."""
-        return {"backbone": self.label, "system": self.system, "round": self.round,
+        return {"backbone": self.label, "system": self.system, "mode": self.mode, "round": self.round,
                 "samples": self.samples, "alignment": _pct(self.alignment),
                 "diversity_p": _pct(self.diversity_p), "diversity_s": _pct(self.diversity_s),
                 **{f"answered_{c}": f"{self.answered[c]}/{self.responses[c]}" for c in self.answered}}
@@ -67,7 +68,7 @@ def human_reference(survey: Survey, cultures: list[str], mode: Mode = "faithful"
     X = survey.majority_matrix(cultures, mode)
     a, dp, ds = score(X, X, survey.deltas)
     counts = {c: int(np.isfinite(X[i]).sum()) for i, c in enumerate(cultures)}
-    return SystemScore(HUMAN, "human", 0, 1, a, dp, ds, counts, {c: len(survey.items) for c in cultures})
+    return SystemScore(HUMAN, "human", "-", 0, 1, a, dp, ds, counts, {c: len(survey.items) for c in cultures})
 
 
 def evaluate_responses(responses: pd.DataFrame, survey: Survey, cultures: list[str] | None = None,
@@ -89,7 +90,7 @@ def evaluate_responses(responses: pd.DataFrame, survey: Survey, cultures: list[s
         raise CulturescopeError(f"responses name items not in survey {survey.name!r}: {', '.join(unknown[:5])}")
     delta = survey.deltas
     out = []
-    for (system, backbone), group in table.groupby(["system", "backbone"], sort=True):
+    for (system, backbone, answer_mode), group in table.groupby(["system", "backbone", "mode"], sort=True):
         group = group[group["culture"].isin(cultures)]
         agents = group.drop_duplicates("agent").sort_values("culture")[["agent", "culture"]]
         missing = sorted(set(cultures) - set(agents["culture"]))
@@ -102,7 +103,7 @@ def evaluate_responses(responses: pd.DataFrame, survey: Survey, cultures: list[s
         a, dp, ds = (float(np.mean(col)) for col in zip(*scores))
         ok = group[usable(group["status"], mode)]
         out.append(SystemScore(
-            str(backbone), str(system), round, len(scores), a, dp, ds,
+            str(backbone), str(system), str(answer_mode), round, len(scores), a, dp, ds,
             {c: int((ok["culture"] == c).sum()) for c in cultures},
             {c: int((group["culture"] == c).sum()) for c in cultures}))
     return out

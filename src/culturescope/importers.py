@@ -69,7 +69,7 @@ def _read_file(path: Path, survey: Survey, report: ImportReport) -> list[dict[st
             parsed = parse_boxed(raw, len(item.options))
             report.statuses[parsed.status] += 1
             rows.append({"system": "static", "agent": culture, "culture": culture, "backbone": model,
-                         "round": 0, "item": item.id, "sample": 0, "answer": parsed.answer,
+                         "mode": "sample", "round": 0, "item": item.id, "sample": 0, "answer": parsed.answer,
                          "raw": raw, "status": parsed.status})
     return rows
 

@@ -20,7 +20,7 @@ from culturescope import __version__
 from culturescope.errors import CulturescopeError
 
 #: The response table: one row per answer of one agent to one item in one round and sample.
-COLUMNS = ["run", "system", "agent", "culture", "backbone", "round", "item", "sample",
+COLUMNS = ["run", "system", "agent", "culture", "backbone", "mode", "round", "item", "sample",
            "answer", "probs", "raw", "status"]
 MANIFEST, RESPONSES = "manifest.json", "responses.jsonl"
 

@@ -1,0 +1,64 @@
+"""Anthropic's messages API (official SDK): the system prompt goes in ``system``, not in messages.
+
+No option probabilities: the API exposes no logprobs, so Anthropic backbones run in sample mode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+
+from culturescope.backends.base import BackendError, Completion, Decoding, Messages
+
+
+def to_anthropic(messages: Messages) -> tuple[str | None, list[dict]]:
+    """Split chat messages into Anthropic's (system, messages) shape."""
+    system = "\n\n".join(m["content"] for m in messages if m["role"] == "system") or None
+    return system, [{"role": m["role"], "content": m["content"]} for m in messages if m["role"] != "system"]
+
+
+class Anthropic:
+    supports_probs = False
+
+    def __init__(self, model: str, api_key_env: str = "ANTHROPIC_API_KEY", base_url: str | None = None,
+                 concurrency: int = 4, timeout: float = 120.0, max_retries: int = 6, backoff: float = 1.0):
+        import anthropic
+
+        key = os.environ.get(api_key_env)
+        if not key:
+            raise BackendError(f"environment variable {api_key_env} is not set (API key for anthropic:{model})")
+        self.model = model
+        self.id = f"anthropic:{model}" + (f"@{base_url}" if base_url else "")
+        self.concurrency, self.max_retries, self.backoff = concurrency, max_retries, backoff
+        self._secret = key
+        self._anthropic = anthropic
+        self._client = anthropic.AsyncAnthropic(api_key=key, base_url=base_url, max_retries=0, timeout=timeout)
+
+    def request(self, messages: Messages, decoding: Decoding) -> dict:
+        """The keyword arguments of ``messages.create`` for these messages."""
+        system, turns = to_anthropic(messages)
+        params = {"model": self.model, "messages": turns, "max_tokens": decoding.max_tokens,
+                  "temperature": decoding.temperature, "top_p": decoding.top_p}
+        if system:
+            params["system"] = system
+        return params
+
+    async def chat(self, messages: Messages, decoding: Decoding, sample: int) -> Completion:
+        a = self._anthropic
+        params = self.request(messages, decoding)
+        for attempt in range(self.max_retries + 1):
+            try:
+                msg = await self._client.messages.create(**params)
+                break
+            except (a.RateLimitError, a.InternalServerError, a.APIConnectionError) as exc:
+                if attempt == self.max_retries:
+                    raise BackendError(f"{self.id}: gave up after {attempt + 1} attempts: {exc}".replace(self._secret, "***")) from None
+                await asyncio.sleep(random.uniform(0, min(60.0, self.backoff * 2**attempt)))
+            except a.APIStatusError as exc:
+                raise BackendError(f"{self.id}: HTTP {exc.status_code}: {exc.message}".replace(self._secret, "***")) from None
+        text = "".join(block.text for block in msg.content if block.type == "text")
+        return Completion(text, msg.usage.input_tokens, msg.usage.output_tokens)
+
+    async def option_probs(self, messages: Messages, prefix: str, n_options: int):
+        raise BackendError(f"{self.id} gives no token probabilities; use --mode sample")

@@ -1,0 +1,116 @@
+"""Run requests against a backend: bounded concurrency, the request cache, the run store, progress.
+
+Every response is appended to the run store the moment it arrives. Requests whose response is
+already in the store are skipped, and every backend call goes through the request cache, so a run
+stopped at any point (Ctrl-C, kill -9, a dead server) and started again ends with each response
+exactly once and redoes no finished request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+
+from culturescope.backends.base import Backend, Decoding, Messages
+from culturescope.cache import RequestCache
+from culturescope.extract import OK, parse_boxed
+from culturescope.store import Run
+
+MODES = ("sample", "probs")
+
+
+@dataclass(frozen=True)
+class Request:
+    """One question to one agent: where its answer goes in the response table, and the messages."""
+
+    system: str
+    agent: str
+    culture: str
+    item: str
+    n_options: int
+    round: int
+    sample: int
+    messages: Messages
+
+    def row_key(self, backbone: str, mode: str) -> tuple:
+        return (self.system, backbone, mode, self.agent, self.item, self.round, self.sample)
+
+
+def done_keys(run: Run) -> set[tuple]:
+    """Keys of the responses a run already holds."""
+    t = run.responses()
+    cols = ["system", "backbone", "mode", "agent", "item", "round", "sample"]
+    return set(t[cols].itertuples(index=False, name=None)) if not t.empty else set()
+
+
+class _Rate(ProgressColumn):
+    def render(self, task) -> str:  # type: ignore[override]
+        return f"{task.speed:.1f}/s" if task.speed else "  -  /s"
+
+
+async def _answer(backend: Backend, req: Request, mode: str, decoding: Decoding, prefix: str,
+                  cache: RequestCache) -> dict[str, Any]:
+    """The response record for one request, from the cache or the backend."""
+    payload = {"backend": backend.id, "mode": mode, "messages": req.messages}
+    if mode == "sample":
+        payload |= {"decoding": decoding.as_dict(), "sample": req.sample}
+    else:
+        payload |= {"prefix": prefix, "n_options": req.n_options}
+    key = cache.key(payload)
+    value = cache.get(key)
+    if value is None:
+        if mode == "sample":
+            done = await backend.chat(req.messages, decoding, req.sample)
+            value = {"text": done.text, "tokens": [done.prompt_tokens, done.completion_tokens]}
+        else:
+            probs, text = await backend.option_probs(req.messages, prefix, req.n_options)
+            value = {"probs": None if probs is None else [float(p) for p in probs], "text": text}
+        cache.put(key, value)
+    if mode == "sample":
+        parsed = parse_boxed(value["text"], req.n_options)
+        answer, status, probs = parsed.answer, parsed.status, None
+    elif value["probs"] is None:
+        parsed = parse_boxed(value["text"], req.n_options)  # no readable distribution: keep the text
+        answer, status, probs = parsed.answer, parsed.status, None
+    else:
+        probs = value["probs"]
+        answer, status = int(np.argmax(probs)) + 1, OK
+    return {"system": req.system, "agent": req.agent, "culture": req.culture, "round": req.round,
+            "item": req.item, "sample": req.sample, "answer": answer, "probs": probs,
+            "raw": value["text"], "status": status, "mode": mode}
+
+
+async def _run(backend: Backend, backbone: str, requests: list[Request], mode: str, decoding: Decoding,
+               prefix: str, cache: RequestCache, run: Run, progress: Progress) -> None:
+    task = progress.add_task(f"{backbone} [{mode}]", total=len(requests))
+    gate = asyncio.Semaphore(max(1, backend.concurrency))
+
+    async def one(req: Request) -> None:
+        async with gate:
+            record = await _answer(backend, req, mode, decoding, prefix, cache)
+        run.append([record | {"backbone": backbone}])
+        progress.advance(task)
+
+    jobs = [asyncio.ensure_future(one(r)) for r in requests]
+    try:
+        await asyncio.gather(*jobs)
+    finally:
+        for job in jobs:
+            job.cancel()
+
+
+def run_requests(backend: Backend, backbone: str, requests: Iterable[Request], mode: str, decoding: Decoding,
+                 prefix: str, cache: RequestCache, run: Run, console: Console | None = None) -> int:
+    """Answer every request not yet in ``run``; returns how many were answered now."""
+    done = done_keys(run)
+    todo = [r for r in requests if r.row_key(backbone, mode) not in done]
+    console = console or Console(stderr=True)
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), _Rate(), TimeRemainingColumn()]
+    with Progress(*columns, console=console, disable=not console.is_terminal) as progress:
+        asyncio.run(_run(backend, backbone, todo, mode, decoding, prefix, cache, run, progress))
+    return len(todo)
