@@ -73,8 +73,8 @@ def test_import_and_evaluate(outputs, tmp_path):
         expected.append(1 - math.sqrt(sq) / math.sqrt(mx))
     assert constant.alignment == pytest.approx(np.mean(expected))
 
-    counts = status_counts(table).set_index(["backbone", "culture"])
-    assert counts.loc[("constant", "BRA"), "no_box"] == 1
+    counts = status_counts(table).set_index(["backbone", "mode", "culture"])
+    assert counts.loc[("constant", "sample", "BRA"), "no_box"] == 1
 
 
 def test_strict_mode_drops_out_of_range_and_recodes(outputs, tmp_path):

@@ -13,10 +13,14 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from culturescope.backends import BackboneSpec
+from culturescope.cache import RequestCache
 from culturescope.errors import CulturescopeError
-from culturescope.evaluate import SystemScore, evaluate_responses, human_reference
+from culturescope.evaluate import SystemScore, evaluate_responses, human_reference, status_counts
+from culturescope.experiment import Experiment, execute, load_experiment
 from culturescope.importers import import_reference_outputs
 from culturescope.store import Run
 from culturescope.survey import PAPER_CULTURES, Survey, load_survey, wvs7
@@ -26,7 +30,7 @@ app = typer.Typer(help="Score LLM agents' answers to value surveys against the h
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 survey_app = typer.Typer(help="Explore the survey: items, options, human answers.", no_args_is_help=True)
 app.add_typer(survey_app, name="survey")
-out = Console()
+out = Console(width=None if sys.stdout.isatty() else 120)  # piped output: wide enough for every column
 
 
 class Mode(str, Enum):
@@ -120,6 +124,78 @@ def evaluate(
     else:
         chosen = survey.resolve_cultures(cultures, PAPER_CULTURES)
     _print_scores(scores, human_reference(survey, chosen, mode.value), format, mode.value)
+
+
+@app.command()
+def run(
+    backbone: Annotated[Optional[list[str]], typer.Option(
+        "--backbone", "-b", help="Repeatable. embedded (default; no network, no key), embedded:PATH.gguf, "
+        "openai:MODEL (key in OPENAI_API_KEY), openai:MODEL@http://127.0.0.1:8000/v1 (a local server), "
+        "anthropic:MODEL (key in ANTHROPIC_API_KEY).")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="YAML experiment file (backbones with provider/model/"
+                                                   "base_url/api_key_env/decoding; see docs/backends.md).")] = None,
+    cultures: Annotated[Optional[str], typer.Option(help="Comma-separated culture codes (default: BRA,CHN,MEX,NGA,NZL).")] = None,
+    mode: Annotated[Optional[str], typer.Option(help="Answer modes, comma-separated: sample (text, parsed \\boxed{n}) "
+                                                "and/or probs (option distribution, answer = argmax) (default: sample).")] = None,
+    samples: Annotated[Optional[int], typer.Option(help="Samples per agent and item (default: 1).")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="Only the first N items, for a quick look.")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Run directory (default: runs/<backbone>-<hash of the experiment>). "
+                                                "Running the same command again resumes it.")] = None,
+    cache: Annotated[Optional[Path], typer.Option(help="Request cache (SQLite) [default: ~/.cache/culturescope/requests.sqlite "
+                                                  "or $CULTURESCOPE_CACHE].")] = None,
+    temperature: Annotated[Optional[float], typer.Option(help="Override: sampling temperature (paper: 1.0 API models, 0.6 open models).")] = None,
+    max_tokens: Annotated[Optional[int], typer.Option(help="Override: new tokens per answer (default 512; 64 for the embedded model).")] = None,
+    seed: Annotated[int, typer.Option(help="Base seed; sample s uses seed + s.")] = 0,
+    format: Annotated[Format, typer.Option("--format", help="Format of the final table.")] = Format.table,
+    items: ItemsOpt = None, reference: ReferenceOpt = None, cultures_file: CulturesFileOpt = None,
+) -> None:
+    """Agents of each culture answer every survey item (paper prompt, Appendix A.1); then the scores.
+
+    Examples:
+
+      culturescope run --mode sample,probs                 # embedded model, 5 cultures × 223 items
+
+      culturescope run -b openai:gpt-4o-mini --limit 20    # a hosted model, first 20 items
+
+      culturescope run --config experiment.yaml
+    """
+    survey = _survey(items, reference, cultures_file)
+    settings = load_experiment(config) if config else {}
+    specs = settings.get("backbones") or [BackboneSpec.parse(b) for b in (backbone or ["embedded"])]
+    if config and backbone:
+        specs += [BackboneSpec.parse(b) for b in backbone]
+    overrides = {k: v for k, v in {"temperature": temperature, "max_tokens": max_tokens}.items() if v is not None}
+    from dataclasses import replace
+
+    specs = [replace(s, seed=seed, **overrides) for s in specs]
+    experiment = Experiment(
+        backbones=specs,
+        cultures=survey.resolve_cultures(cultures or settings.get("cultures"), PAPER_CULTURES),
+        modes=[m.strip() for m in mode.split(",")] if mode else settings.get("modes", ["sample"]),
+        samples=samples or settings.get("samples", 1),
+        limit=limit or settings.get("limit"),
+    )
+    out = out or experiment.default_dir(survey)
+    err = Console(stderr=True)
+    err.print(f"run directory: {out}", highlight=False)
+    try:
+        result = execute(experiment, survey, out, RequestCache(cache), err)
+    except KeyboardInterrupt:
+        err.print(f"stopped. Every response so far is kept in {out}; run the same command again to resume.")
+        raise typer.Exit(130) from None
+    responses = result.responses()
+    _print_scores(evaluate_responses(responses, survey, experiment.cultures), human_reference(survey, experiment.cultures),
+                  format, "faithful")
+    if format is Format.table:
+        failures = status_counts(responses)
+        failed = [c for c in failures.columns if c not in ("backbone", "mode", "culture", "ok", "out_of_range")]
+        if failed:
+            totals = failures.groupby(["backbone", "mode"])[failed].sum()
+            for (name, answer_mode), row in totals.iterrows():
+                if row.sum():
+                    out_str = ", ".join(f"{k} {v}" for k, v in row.items() if v)
+                    err.print(escape(f"unparsed answers, {name} [{answer_mode}]: {out_str} (raw text kept in {out})"),
+                              highlight=False)
 
 
 @app.command("import")

@@ -51,8 +51,8 @@ def answer_matrix(responses: pd.DataFrame, survey: Survey, agents: list[str], mo
     """``X[agent, item]`` from the responses of one system, round and sample; NaN where missing."""
     X = np.full((len(agents), len(survey.items)), np.nan)
     rows = responses[usable(responses["status"], mode) & responses["agent"].isin(agents)]
-    a = rows["agent"].map({ag: i for i, ag in enumerate(agents)}).to_numpy()
-    k = rows["item"].map(survey.item_index).to_numpy()
+    a = rows["agent"].map({ag: i for i, ag in enumerate(agents)}).to_numpy(int)
+    k = rows["item"].map(survey.item_index).to_numpy(int)
     X[a, k] = rows["answer"].to_numpy(float)
     return X
 
@@ -111,5 +111,5 @@ def evaluate_responses(responses: pd.DataFrame, survey: Survey, cultures: list[s
 
 def status_counts(responses: pd.DataFrame) -> pd.DataFrame:
     """Parse statuses per backbone and culture: how many answers failed, and how."""
-    return (responses.groupby(["backbone", "culture", "status"]).size()
+    return (responses.groupby(["backbone", "mode", "culture", "status"]).size()
             .unstack("status", fill_value=0).reset_index())

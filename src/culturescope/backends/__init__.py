@@ -1,0 +1,91 @@
+"""LLM backends behind one protocol, and the spec that names and configures one backbone."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from culturescope.backends.base import Backend, BackendError, Completion, Decoding, Messages
+from culturescope.errors import CulturescopeError
+
+PROVIDERS = ("embedded", "openai", "anthropic")
+
+__all__ = ["PROVIDERS", "Backend", "BackendError", "BackboneSpec", "Completion", "Decoding", "Messages"]
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """One backbone of an experiment. Unset decoding values take the paper's defaults: temperature
+    1.0 for API models and 0.6 for open models (the embedded model, local servers), top_p 1.0."""
+
+    name: str
+    provider: str
+    model: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    temperature: float | None = None
+    top_p: float = 1.0
+    max_tokens: int | None = None
+    seed: int = 0
+    concurrency: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> BackboneSpec:
+        """CLI shorthand: ``embedded``, ``embedded:PATH.gguf``, ``openai:MODEL``,
+        ``openai:MODEL@BASE_URL`` (a local server, no key), ``anthropic:MODEL``."""
+        provider, _, rest = text.partition(":")
+        if provider not in PROVIDERS:
+            raise CulturescopeError(f"unknown backbone {text!r}; use embedded[:PATH.gguf], "
+                                    "openai:MODEL[@BASE_URL] or anthropic:MODEL")
+        if provider == "embedded":
+            return cls(name=Path(rest).stem if rest else "SmolLM2-135M-Instruct", provider="embedded",
+                       model=rest or None)
+        model, _, base_url = rest.partition("@")
+        if not model:
+            raise CulturescopeError(f"backbone {text!r} names no model")
+        key = None if base_url else {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}[provider]
+        return cls(name=model, provider=provider, model=model, base_url=base_url or None, api_key_env=key)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str) -> BackboneSpec:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise CulturescopeError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        if data.get("provider") not in PROVIDERS:
+            raise CulturescopeError(f"{where}: 'provider' must be one of {', '.join(PROVIDERS)}")
+        if data["provider"] != "embedded" and not data.get("model"):
+            raise CulturescopeError(f"{where}: 'model' is required")
+        name = data.get("name") or data.get("model") or "SmolLM2-135M-Instruct"
+        try:
+            return cls(**{**data, "name": str(name)})
+        except TypeError as exc:
+            raise CulturescopeError(f"{where}: {exc}") from None
+
+    @property
+    def is_open_model(self) -> bool:
+        return self.provider == "embedded" or (self.provider == "openai" and self.api_key_env is None)
+
+    def decoding(self) -> Decoding:
+        temperature = self.temperature if self.temperature is not None else (0.6 if self.is_open_model else 1.0)
+        # The embedded model answers this prompt in a sentence; 64 new tokens keep runs short.
+        max_tokens = self.max_tokens or (64 if self.provider == "embedded" else 512)
+        return Decoding(temperature=temperature, top_p=self.top_p, max_tokens=max_tokens, seed=self.seed)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    def make(self) -> Backend:
+        if self.provider == "embedded":
+            from culturescope.backends.embedded import Embedded
+
+            return Embedded(self.model)
+        if self.provider == "openai":
+            from culturescope.backends.openai_compat import OpenAICompatible
+
+            return OpenAICompatible(self.model, self.base_url, self.api_key_env, concurrency=self.concurrency or 8)
+        from culturescope.backends.anthropic_backend import Anthropic
+
+        return Anthropic(self.model, self.api_key_env or "ANTHROPIC_API_KEY", self.base_url,
+                         concurrency=self.concurrency or 4)

@@ -1,0 +1,130 @@
+"""An experiment: backbones × cultures × items × samples in one or both answer modes, into one run.
+
+A YAML experiment file holds the same fields as the ``culturescope run`` options::
+
+    cultures: [BRA, CHN, MEX, NGA, NZL]
+    modes: [sample, probs]
+    samples: 1
+    limit: null            # first N items only
+    backbones:
+      - provider: embedded
+      - name: qwen-local
+        provider: openai
+        model: Qwen/Qwen2.5-7B-Instruct
+        base_url: http://127.0.0.1:8000/v1
+      - provider: openai
+        model: gpt-4o-mini
+        api_key_env: OPENAI_API_KEY
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from culturescope.backends import BackboneSpec
+from culturescope.cache import RequestCache
+from culturescope.errors import CulturescopeError
+from culturescope.runner import MODES, Request, run_requests
+from culturescope.store import MANIFEST, Run
+from culturescope.survey import Survey
+from culturescope.systems.static import answer_prefix, persona_messages, prompts
+
+SYSTEM = "static"
+
+
+@dataclass
+class Experiment:
+    backbones: list[BackboneSpec]
+    cultures: list[str]
+    modes: list[str] = field(default_factory=lambda: ["sample"])
+    samples: int = 1
+    limit: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.backbones:
+            raise CulturescopeError("no backbone given")
+        names = [b.name for b in self.backbones]
+        if len(set(names)) != len(names):
+            raise CulturescopeError(f"two backbones share a name in {', '.join(names)}; give each a 'name'")
+        bad = sorted(set(self.modes) - set(MODES))
+        if bad or not self.modes:
+            raise CulturescopeError(f"unknown answer mode(s) {', '.join(bad) or '(none)'}; use sample, probs")
+        if self.samples < 1:
+            raise CulturescopeError("samples must be at least 1")
+        if self.limit is not None and self.limit < 1:
+            raise CulturescopeError("limit must be at least 1")
+
+    def describe(self, survey: Survey) -> dict[str, Any]:
+        """What identifies this experiment; a run directory holds exactly one."""
+        return {"survey": survey.name, "system": SYSTEM, "cultures": self.cultures, "modes": self.modes,
+                "samples": self.samples, "limit": self.limit, "prompts": prompts(),
+                "backbones": [b.as_dict() | {"decoding": b.decoding().as_dict()} for b in self.backbones]}
+
+    def default_dir(self, survey: Survey) -> Path:
+        digest = hashlib.sha256(json.dumps(self.describe(survey), sort_keys=True).encode()).hexdigest()[:8]
+        return Path("runs") / f"{self.backbones[0].name.replace('/', '_')}-{digest}"
+
+    def requests(self, survey: Survey) -> list[Request]:
+        items = survey.items[: self.limit] if self.limit else survey.items
+        return [Request(SYSTEM, code, code, it.id, len(it.options), 0, s,
+                        persona_messages(survey.culture(code), it))
+                for code in self.cultures for it in items for s in range(self.samples)]
+
+
+def load_experiment(path: Path) -> dict[str, Any]:
+    """The fields of a YAML experiment file, checked."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CulturescopeError(f"{path}: cannot read file ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise CulturescopeError(f"{path}: invalid YAML ({exc})".replace("\n", " ")) from None
+    if not isinstance(data, dict):
+        raise CulturescopeError(f"{path}: expected a mapping with 'backbones'")
+    unknown = sorted(set(data) - {"backbones", "cultures", "modes", "samples", "limit"})
+    if unknown:
+        raise CulturescopeError(f"{path}: unknown key(s) {', '.join(unknown)}")
+    backbones = data.get("backbones") or []
+    if not isinstance(backbones, list):
+        raise CulturescopeError(f"{path}: 'backbones' must be a list")
+    data["backbones"] = [BackboneSpec.from_dict(b if isinstance(b, dict) else {}, f"{path}: backbone {n}")
+                         for n, b in enumerate(backbones, start=1)]
+    return data
+
+
+def open_run(out: Path, experiment: Experiment, survey: Survey) -> Run:
+    """The run directory for this experiment: new, or the same experiment to resume."""
+    described = experiment.describe(survey)
+    if (out / MANIFEST).exists():
+        run = Run.open(out)
+        if run.manifest.get("experiment") != described:
+            raise CulturescopeError(f"{out} holds a different experiment; choose another --out")
+        return run
+    return Run.create(out, {"kind": "run", "experiment": described})
+
+
+def execute(experiment: Experiment, survey: Survey, out: Path, cache: RequestCache,
+            console: Console | None = None) -> Run:
+    """Run every backbone in every mode; already stored responses are skipped."""
+    console = console or Console(stderr=True)
+    run = open_run(out, experiment, survey)
+    requests = experiment.requests(survey)
+    for spec in experiment.backbones:
+        backend = spec.make()
+        for mode in experiment.modes:
+            if mode == "probs" and not backend.supports_probs:
+                console.print(f"[yellow]skipping probs mode for {escape(spec.name)}[/]: the backend gives no probabilities")
+                continue
+            n = run_requests(backend, spec.name, requests, mode, spec.decoding(), answer_prefix(), cache, run, console)
+            console.print(escape(f"{spec.name} [{mode}]: {n} new responses ({len(requests) - n} already in {out})"),
+                          highlight=False)
+    return run
