@@ -29,6 +29,7 @@ class BackboneSpec:
     max_tokens: int | None = None
     seed: int = 0
     concurrency: int | None = None
+    max_retries: int = 6
 
     @classmethod
     def parse(cls, text: str) -> BackboneSpec:
@@ -84,8 +85,9 @@ class BackboneSpec:
         if self.provider == "openai":
             from culturescope.backends.openai_compat import OpenAICompatible
 
-            return OpenAICompatible(self.model, self.base_url, self.api_key_env, concurrency=self.concurrency or 8)
+            return OpenAICompatible(self.model, self.base_url, self.api_key_env, concurrency=self.concurrency or 8,
+                                    max_retries=self.max_retries)
         from culturescope.backends.anthropic_backend import Anthropic
 
         return Anthropic(self.model, self.api_key_env or "ANTHROPIC_API_KEY", self.base_url,
-                         concurrency=self.concurrency or 4)
+                         concurrency=self.concurrency or 4, max_retries=self.max_retries)

@@ -1,6 +1,9 @@
 """Anthropic's messages API (official SDK): the system prompt goes in ``system``, not in messages.
 
-No option probabilities: the API exposes no logprobs, so Anthropic backbones run in sample mode.
+No sampling parameters are sent: API version 2026-10-21 (the SDK's default) rejects temperature,
+top_p and top_k at any value, so answers use the API's own sampling, which is the paper's setting for
+API models (temperature 1.0, top_p 1.0). No option probabilities: the API exposes no logprobs, so
+Anthropic backbones run in sample mode.
 """
 
 from __future__ import annotations
@@ -38,8 +41,7 @@ class Anthropic:
     def request(self, messages: Messages, decoding: Decoding) -> dict:
         """The keyword arguments of ``messages.create`` for these messages."""
         system, turns = to_anthropic(messages)
-        params = {"model": self.model, "messages": turns, "max_tokens": decoding.max_tokens,
-                  "temperature": decoding.temperature, "top_p": decoding.top_p}
+        params = {"model": self.model, "messages": turns, "max_tokens": decoding.max_tokens}
         if system:
             params["system"] = system
         return params

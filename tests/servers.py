@@ -1,0 +1,96 @@
+"""Real HTTP servers on 127.0.0.1 for the backend tests.
+
+- ``ScriptedServer``: a small real HTTP server that answers from a script (status, JSON body,
+  headers) and records every request, for retry, error and request-shape tests.
+- ``LlamaServer``: ``python -m llama_cpp.server`` serving the embedded model, a real
+  OpenAI-compatible server.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def chat_completion(content: str) -> dict:
+    """A minimal OpenAI chat.completion body."""
+    return {"id": "c1", "object": "chat.completion", "created": 0, "model": "m",
+            "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
+                         "message": {"role": "assistant", "content": content}}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13}}
+
+
+class ScriptedServer:
+    """Answers request n with ``script[n]`` (the last entry repeats): (status, body, headers)."""
+
+    def __init__(self, script: list[tuple[int, dict, dict]]):
+        self.script = script
+        self.requests: list[dict] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                outer.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
+                                       "json": body})
+                status, payload, headers = outer.script[min(len(outer.requests), len(outer.script)) - 1]
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class LlamaServer:
+    """The llama.cpp OpenAI-compatible server with the embedded model, on a given port."""
+
+    def __init__(self, model: Path, port: int, log: Path):
+        self.port, self.url = port, f"http://127.0.0.1:{port}/v1"
+        self.log = log.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
+             "--port", str(port), "--n_ctx", "2048", "--model_alias", "smollm2"],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"llama_cpp.server exited with {self.proc.returncode}; see {log}")
+            try:
+                urllib.request.urlopen(f"{self.url}/models", timeout=2)
+                return
+            except OSError:
+                time.sleep(0.3)
+        self.kill()
+        raise RuntimeError("llama_cpp.server did not start within 120 s")
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+        self.log.close()
