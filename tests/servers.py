@@ -73,6 +73,7 @@ class LlamaServer:
 
     def __init__(self, model: Path, port: int, log: Path):
         self.port, self.url = port, f"http://127.0.0.1:{port}/v1"
+        self.log_path = log
         self.log = log.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",

@@ -176,7 +176,7 @@ def run(
         limit=limit or settings.get("limit"),
     )
     out = out or experiment.default_dir(survey)
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)  # never break a path across lines
     err.print(f"run directory: {out}", highlight=False)
     try:
         result = execute(experiment, survey, out, RequestCache(cache), err)
