@@ -8,7 +8,8 @@ import pytest
 from culturescope.backends import BackboneSpec
 from culturescope.backends.anthropic_backend import Anthropic
 from culturescope.backends.base import BackendError, Decoding
-from culturescope.backends.embedded import Embedded, _log_softmax
+from culturescope.backends.embedded import Embedded
+from culturescope.backends.scoring import log_softmax
 from culturescope.backends.openai_compat import OpenAICompatible, codes_from_logprobs
 from culturescope.systems.static import answer_prefix, persona_messages
 from culturescope.survey import wvs7
@@ -151,7 +152,7 @@ def brute_force_logprobs(backend, messages, n):
         logits = backend._eval_blocks(prompt)
         lps = []
         for t in full[len(prompt):]:
-            lps.append(float(_log_softmax(logits)[t]))
+            lps.append(float(log_softmax(logits)[t]))
             llm.eval([t])
             logits = backend._last_logits()
         logps.append(lps)

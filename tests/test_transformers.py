@@ -1,0 +1,82 @@
+"""The transformers backend on the embedded model's weights (the GGUF, dequantized by transformers)."""
+
+import asyncio
+
+import numpy as np
+import pytest
+import torch
+
+from culturescope.backends.base import Decoding
+from culturescope.backends.embedded import Embedded, default_model_path
+from culturescope.backends.scoring import log_softmax, normalize
+from culturescope.backends.transformers_backend import Transformers
+from culturescope.systems.static import answer_prefix, persona_messages
+from culturescope.survey import wvs7
+
+
+@pytest.fixture(scope="module")
+def hf():
+    return Transformers(default_model_path(), batch_size=4)
+
+
+def jobs(*pairs):
+    s = wvs7()
+    return [(persona_messages(s.culture(c), s.items[s.item_index(q)]), answer_prefix(),
+             len(s.items[s.item_index(q)].options)) for c, q in pairs]
+
+
+def full_scores(hf, messages, prefix, n):
+    """Each code's whole continuation, one unpadded sequence at a time."""
+    base = hf.prompt_text(messages) + prefix
+    prompt = hf._tokens(base)
+    logps = []
+    for c in range(1, n + 1):
+        seq = hf._tokens(base + f"{c}}}")
+        with torch.no_grad():
+            logits = hf.model(input_ids=torch.tensor([seq])).logits[0].numpy()
+        lsm = log_softmax(logits[len(prompt) - 1: len(seq) - 1])
+        logps.append(lsm[np.arange(len(lsm)), seq[len(prompt):]])
+    return logps
+
+
+def test_batched_scores_equal_one_at_a_time(hf):
+    batch = jobs(("BRA", "Q1"), ("NZL", "Q241"), ("CHN", "Q106"), ("NGA", "Q2"), ("MEX", "Q249"))
+    together = hf.score_batch(batch)
+    for job, probs in zip(batch, together):
+        np.testing.assert_allclose(probs, hf.score_batch([job])[0], atol=1e-5)
+        lps = full_scores(hf, *job)
+        expected = normalize(np.array([lp.sum() for lp in lps]) if job[2] >= 10 else np.array([lp[0] for lp in lps]))
+        np.testing.assert_allclose(probs, expected, atol=1e-5)
+
+
+def test_two_engines_agree_on_the_same_weights(hf):
+    embedded = Embedded()
+    for messages, prefix, n in jobs(("BRA", "Q1"), ("NZL", "Q241"), ("CHN", "Q45")):
+        ours = hf.score_batch([(messages, prefix, n)])[0]
+        theirs = asyncio.run(embedded.option_probs(messages, prefix, n))[0]
+        # llama.cpp multiplies with quantized activations, transformers in float32.
+        np.testing.assert_allclose(ours, theirs, atol=0.03)
+
+
+def test_concurrent_calls_are_batched(hf):
+    batch = jobs(("BRA", "Q1"), ("CHN", "Q1"), ("MEX", "Q1"), ("NGA", "Q1"), ("NZL", "Q1"))
+    calls = []
+    original = hf.score_batch
+    hf.score_batch = lambda js: calls.append(len(js)) or original(js)
+    try:
+        async def all_at_once():
+            return await asyncio.gather(*(hf.option_probs(*job) for job in batch))
+
+        results = asyncio.run(all_at_once())
+    finally:
+        del hf.score_batch
+    assert calls == [4, 1]  # batch_size 4
+    for (probs, _), job in zip(results, batch):
+        np.testing.assert_allclose(probs, hf.score_batch([job])[0], atol=1e-6)
+
+
+def test_generation_is_seeded(hf):
+    (messages, _, _), = jobs(("MEX", "Q1"))
+    d = Decoding(temperature=0.6, max_tokens=12, seed=4)
+    a, b = (asyncio.run(hf.chat(messages, d, 0)) for _ in range(2))
+    assert a.text == b.text and a.completion_tokens > 0
