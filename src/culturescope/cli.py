@@ -12,11 +12,18 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
+import numpy as np
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from culturescope import metrics
+from culturescope.analyses.landscape import landscape, system_answers
+from culturescope.analyses.mixed import mixed_backbones
+from culturescope.analyses.subsets import AgentCount, max_by_size, subsets
+from culturescope.analyses.uncertainty import bootstrap
 from culturescope.backends import BackboneSpec
 from culturescope.cache import RequestCache
 from culturescope.errors import CulturescopeError
@@ -31,6 +38,9 @@ app = typer.Typer(help="Score LLM agents' answers to value surveys against the h
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 survey_app = typer.Typer(help="Explore the survey: items, options, human answers.", no_args_is_help=True)
 app.add_typer(survey_app, name="survey")
+analyze_app = typer.Typer(help="System-level analyses of the Beyond-Alignment paper (§5) over runs.",
+                          no_args_is_help=True)
+app.add_typer(analyze_app, name="analyze")
 out = Console(width=None if sys.stdout.isatty() else 120)  # piped output: wide enough for every column
 
 
@@ -268,6 +278,150 @@ def cultures(items: ItemsOpt = None, reference: ReferenceOpt = None, cultures_fi
         n = sum(1 for it in survey.items if survey.shares.get(c.code, {}).get(it.id))
         table.add_row(c.code, c.country, c.culture, c.continent or "", f"{n}/{len(survey.items)}")
     out.print(table)
+
+
+RunsArg = Annotated[list[Path], typer.Argument(help="One or more run directories.")]
+CulturesOpt = Annotated[Optional[str], typer.Option(help="Comma-separated culture codes (default: the cultures every system answered).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _systems(runs: list[Path], cultures: str | None, mode: str, survey: Survey):
+    """The runs, their cultures and their single-backbone systems' answer arrays."""
+    opened = [Run.open(r) for r in runs]
+    responses = pd.concat([r.responses() for r in opened], ignore_index=True)
+    if responses.empty:
+        raise CulturescopeError("the runs hold no responses")
+    common = set.intersection(*(set(g["culture"]) for _, g in responses.groupby(["backbone", "mode"])))
+    chosen = survey.resolve_cultures(cultures, sorted(common))
+    systems, empty = system_answers(responses, survey, chosen, mode)
+    if empty:
+        Console(stderr=True, soft_wrap=True).print(escape(f"left out, no answer could be scored: {', '.join(empty)}"))
+    return opened, chosen, systems
+
+
+def _emit(rows: list[dict], title: str, as_json: bool, notes: list[str] = ()) -> None:
+    if as_json:
+        print(json.dumps({"title": title, "rows": rows, "notes": list(notes)}, indent=2))
+        return
+    table = Table(title=title)
+    for col in rows[0]:
+        table.add_column(col, justify="right" if isinstance(rows[0][col], (int, float)) else "left")
+    for row in rows:
+        table.add_row(*(f"{v:.2f}" if isinstance(v, float) else escape(str(v)) for v in row.values()))
+    out.print(table)
+    for note in notes:
+        out.print(escape(note), highlight=False)
+
+
+@analyze_app.command("landscape")
+def analyze_landscape(runs: RunsArg, cultures: CulturesOpt = None, mode: ModeOpt = Mode.faithful, json_: JsonOpt = False,
+                      items: ItemsOpt = None, reference: ReferenceOpt = None, cultures_file: CulturesFileOpt = None) -> None:
+    """Alignment vs Diversity_P and Diversity_S across single-backbone systems, with Pearson r (§5.1)."""
+    survey = _survey(items, reference, cultures_file)
+    _, chosen, systems = _systems(runs, cultures, mode.value, survey)
+    land = landscape(systems, survey.majority_matrix(chosen, mode.value), survey.deltas)
+    rows = [{"system": l, "alignment": 100 * a, "diversity_p": 100 * p, "diversity_s": 100 * q}
+            for l, a, p, q in zip(land.labels, land.alignment, land.diversity_p, land.diversity_s)]
+    notes = [f"Pearson r (Diversity_{w.upper()}, Alignment) = {land.pearson(w):+.3f}" if len(rows) >= 3
+             else "Pearson r needs at least 3 systems" for w in ("p", "s")][: 2 if len(rows) >= 3 else 1]
+    _emit(rows, f"Diversity–alignment landscape (×100), cultures {','.join(chosen)}", json_, notes)
+
+
+@analyze_app.command("mixed")
+def analyze_mixed(runs: RunsArg, cultures: CulturesOpt = None, mode: ModeOpt = Mode.faithful, json_: JsonOpt = False,
+                  items: ItemsOpt = None, reference: ReferenceOpt = None, cultures_file: CulturesFileOpt = None) -> None:
+    """Every assignment of the runs' backbones to the culture slots: frontiers and highlights (§5.2)."""
+    survey = _survey(items, reference, cultures_file)
+    _, chosen, systems = _systems(runs, cultures, mode.value, survey)
+    if len(systems) < 2:
+        raise CulturescopeError("the mixed analysis needs at least two systems (backbones or answer modes)")
+    X = np.stack([s[0] for s in systems.values()])
+    result = mixed_backbones(X, survey.majority_matrix(chosen, mode.value), survey.deltas, list(systems), chosen)
+    single = result.single
+    rows = [{"configuration": h.name, "assignment": " ".join(f"{c}:{b}" for c, b in zip(chosen, result.assignment(h.config))),
+             "diversity_p": 100 * result.diversity_p[h.config], "alignment": 100 * result.alignment[h.config],
+             "reference": result.backbones[h.reference], "ΔD": 100 * h.delta_d, "ΔA": 100 * h.delta_a}
+            for h in result.highlights]
+    notes = [f"{len(result.diversity_p):,} assignments; mixed frontier {len(result.frontier)} points, "
+             f"single-backbone frontier {len(result.single_frontier)} of {len(single)} systems",
+             f"best single-backbone: Alignment {100 * result.alignment[single].max():.2f}, "
+             f"Diversity_P {100 * result.diversity_p[single].max():.2f}"]
+    _emit(rows, "Mixed backbones: highlighted configurations (×100)", json_, notes)
+
+
+@analyze_app.command("subsets")
+def analyze_subsets(runs: RunsArg, system: Annotated[str, typer.Option(help="The system (backbone) to analyze.")],
+                    k: Annotated[int, typer.Option(help="Subset size.")] = 5, top: Annotated[int, typer.Option(help="Rows to show.")] = 10,
+                    cultures: CulturesOpt = None, mode: ModeOpt = Mode.faithful, json_: JsonOpt = False,
+                    items: ItemsOpt = None, reference: ReferenceOpt = None, cultures_file: CulturesFileOpt = None) -> None:
+    """Diversity of every k-culture subset for one system, beside the human reference (§5.3, Fig. 3a)."""
+    survey = _survey(items, reference, cultures_file)
+    _, chosen, systems = _systems(runs, cultures, mode.value, survey)
+    if system not in systems:
+        raise CulturescopeError(f"no system {system!r}; the runs have: {', '.join(systems)}")
+    if not 2 <= k <= len(chosen):
+        raise CulturescopeError(f"k must be between 2 and {len(chosen)} (the number of cultures)")
+    res = subsets(metrics.pairwise_distances(systems[system][0], survey.deltas), k)
+    hum = subsets(metrics.pairwise_distances(survey.majority_matrix(chosen, mode.value), survey.deltas), k)
+    order = np.argsort(-res.diversity_p)[:top]
+    rows = [{"cultures": ",".join(chosen[i] for i in res.members[m]), "diversity_p": 100 * res.diversity_p[m],
+             "diversity_s": 100 * res.diversity_s[m], "human_p": 100 * hum.diversity_p[m]} for m in order]
+    q = np.percentile(100 * res.diversity_p, [0, 50, 100])
+    notes = [f"{len(res.members):,} subsets; Diversity_P min {q[0]:.2f}, median {q[1]:.2f}, max {q[2]:.2f} "
+             f"(human max {100 * hum.diversity_p.max():.2f})"]
+    _emit(rows, f"Most diverse {k}-culture subsets of {system} (×100)", json_, notes)
+
+
+@analyze_app.command("agents")
+def analyze_agents(runs: RunsArg, system: Annotated[str, typer.Option(help="The system (backbone) to analyze.")],
+                   cultures: CulturesOpt = None, mode: ModeOpt = Mode.faithful, json_: JsonOpt = False,
+                   items: ItemsOpt = None, reference: ReferenceOpt = None, cultures_file: CulturesFileOpt = None) -> None:
+    """Maximum diversity over all k-subsets for k = 2..C, system vs human, and the relative gap (Fig. 3b)."""
+    survey = _survey(items, reference, cultures_file)
+    _, chosen, systems = _systems(runs, cultures, mode.value, survey)
+    if system not in systems:
+        raise CulturescopeError(f"no system {system!r}; the runs have: {', '.join(systems)}")
+    ac = AgentCount(max_by_size(metrics.pairwise_distances(systems[system][0], survey.deltas)),
+                    max_by_size(metrics.pairwise_distances(survey.majority_matrix(chosen, mode.value), survey.deltas)))
+    rows = [{"k": int(k), "system_p": 100 * sp, "human_p": 100 * hp, "gap_p_%": 100 * gp,
+             "system_s": 100 * ss, "human_s": 100 * hs, "gap_s_%": 100 * gs}
+            for k, sp, hp, gp, ss, hs, gs in zip(ac.k, ac.system.diversity_p, ac.human.diversity_p, ac.gap_p,
+                                                 ac.system.diversity_s, ac.human.diversity_s, ac.gap_s)]
+    _emit(rows, f"Agent count: maximum diversity over all k-subsets, {system} vs human (×100)", json_)
+
+
+@analyze_app.command("bootstrap")
+def analyze_bootstrap(runs: RunsArg, replicates: Annotated[int, typer.Option(help="Bootstrap replicates.")] = 1000,
+                      level: Annotated[float, typer.Option(help="Confidence level.")] = 0.95, seed: Annotated[int, typer.Option()] = 0,
+                      cultures: CulturesOpt = None, mode: ModeOpt = Mode.faithful, json_: JsonOpt = False,
+                      items: ItemsOpt = None, reference: ReferenceOpt = None, cultures_file: CulturesFileOpt = None) -> None:
+    """Confidence intervals over items (and samples) for Alignment, both diversities and the human gaps."""
+    survey = _survey(items, reference, cultures_file)
+    _, chosen, systems = _systems(runs, cultures, mode.value, survey)
+    mu = survey.majority_matrix(chosen, mode.value)
+    rows = []
+    for label, X in systems.items():
+        for metric, i in bootstrap(X, mu, survey.deltas, mu, replicates, level, seed).items():
+            rows.append({"system": label, "metric": metric, "estimate": 100 * i.estimate, "low": 100 * i.low,
+                         "high": 100 * i.high})
+    _emit(rows, f"{100 * level:.0f}% bootstrap intervals over items, {replicates} replicates (×100)", json_)
+
+
+@app.command()
+def report(
+    runs: RunsArg,
+    output: Annotated[Path, typer.Option("-o", "--output", help="The HTML file to write.")] = Path("report.html"),
+    cultures: CulturesOpt = None, mode: ModeOpt = Mode.faithful,
+    replicates: Annotated[int, typer.Option(help="Bootstrap replicates for the intervals.")] = 1000,
+    items: ItemsOpt = None, reference: ReferenceOpt = None, cultures_file: CulturesFileOpt = None,
+) -> None:
+    """One self-contained HTML file: scores with intervals, the paper's figures, parse failures, manifests."""
+    from culturescope.report import write_report
+
+    survey = _survey(items, reference, cultures_file)
+    opened, chosen, _ = _systems(runs, cultures, mode.value, survey)
+    path = write_report(opened, survey, chosen, output, mode.value, replicates)
+    out.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)", highlight=False)
 
 
 def main() -> None:

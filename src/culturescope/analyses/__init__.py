@@ -1,0 +1,1 @@
+"""System-level analyses of the Beyond-Alignment paper over answer matrices (pure NumPy)."""

@@ -1,0 +1,65 @@
+"""From runs to the answer arrays the analyses take, and the diversity–alignment landscape (§5.1,
+Fig. 1 and 7)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from culturescope import metrics
+from culturescope.errors import CulturescopeError
+from culturescope.evaluate import answer_matrix
+from culturescope.survey import Mode, Survey
+
+
+def system_answers(responses: pd.DataFrame, survey: Survey, cultures: list[str], mode: Mode = "faithful",
+                   round: int = 0) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Answer arrays (samples, cultures, items) per single-backbone system of a response table, and
+    the names of the systems left out because not one of their answers could be scored.
+
+    Systems are named by backbone, with the answer mode added when a backbone has both modes.
+    """
+    table = responses[(responses["round"] == round) & responses["culture"].isin(cultures)]
+    both = table.groupby("backbone")["mode"].nunique()
+    out = {}
+    for (backbone, answer_mode), group in table.groupby(["backbone", "mode"], sort=True):
+        missing = sorted(set(cultures) - set(group["culture"]))
+        if missing:
+            raise CulturescopeError(f"backbone {backbone!r} has no responses for culture(s) {', '.join(missing)}")
+        agents = [group.loc[group["culture"] == c, "agent"].iloc[0] for c in cultures]
+        label = f"{backbone} [{answer_mode}]" if both[backbone] > 1 else str(backbone)
+        out[label] = np.stack([answer_matrix(s, survey, agents, mode) for _, s in group.groupby("sample")])
+    empty = [label for label, X in out.items() if not np.isfinite(X).any()]
+    systems = {label: X for label, X in out.items() if label not in empty}
+    if not systems:
+        raise CulturescopeError(f"no scored answers for cultures {', '.join(cultures)} in round {round}")
+    return systems, empty
+
+
+@dataclass(frozen=True)
+class Landscape:
+    """One point per single-backbone system (fractions; sample-averaged like ``evaluate``)."""
+
+    labels: list[str]
+    alignment: np.ndarray
+    diversity_p: np.ndarray
+    diversity_s: np.ndarray
+
+    def pearson(self, which: str = "p") -> float:
+        """Pearson r between Diversity (P or S) and Alignment across systems (NaN below 3)."""
+        d = self.diversity_p if which == "p" else self.diversity_s
+        return float(np.corrcoef(d, self.alignment)[0, 1]) if len(d) >= 3 else float("nan")
+
+
+def landscape(systems: dict[str, np.ndarray], mu: np.ndarray, delta: np.ndarray) -> Landscape:
+    rows = []
+    for X in systems.values():
+        per_sample = []
+        for sample in X:
+            D = metrics.pairwise_distances(sample, delta)
+            per_sample.append((metrics.alignment(sample, mu, delta), metrics.diversity_p(D), metrics.diversity_s(D)))
+        rows.append(np.mean(per_sample, axis=0))
+    a, dp, ds = (np.array(col) for col in zip(*rows))
+    return Landscape(list(systems), a, dp, ds)

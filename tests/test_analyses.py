@@ -1,0 +1,155 @@
+import itertools
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from culturescope import metrics
+from culturescope.analyses.landscape import Landscape, landscape
+from culturescope.analyses.mixed import mixed_backbones, pareto_front
+from culturescope.analyses.subsets import max_by_size, subsets
+from culturescope.analyses.uncertainty import bootstrap
+from culturescope.survey import PAPER_CULTURES, wvs7
+from loop_metrics import as_dicts, loop_diversity
+from synthetic import synthetic_answers
+
+
+def random_system(rng, B, N, K, holes=0.1):
+    delta = rng.integers(1, 6, K).astype(float)
+    X = np.stack([[rng.integers(1, delta.astype(int) + 2) for _ in range(N)] for _ in range(B)]).astype(float)
+    X[rng.random(X.shape) < holes] = np.nan
+    X[:, :, 0] = 1.0  # every pair shares an item
+    mu = rng.integers(1, delta.astype(int) + 2, size=(N, K)).astype(float)
+    return X, mu, delta
+
+
+def test_mixed_matches_brute_force_on_every_assignment():
+    X, mu, delta = random_system(np.random.default_rng(1), B=4, N=3, K=12)
+    r = mixed_backbones(X, mu, delta, ["b0", "b1", "b2", "b3"], ["x", "y", "z"], chunk=7)
+    assert len(r.diversity_p) == 4**3
+    for m, combo in enumerate(itertools.product(range(4), repeat=3)):
+        S = np.stack([X[b, i] for i, b in enumerate(combo)])
+        dp, ds = loop_diversity(as_dicts(S), list(delta))
+        assert (r.diversity_p[m], r.diversity_s[m]) == pytest.approx((dp, ds), abs=1e-12)
+        assert r.alignment[m] == pytest.approx(metrics.alignment(S, mu, delta), abs=1e-12)
+        assert r.assignment(m) == [f"b{b}" for b in combo]
+    assert list(r.single) == [0, 21, 42, 63]
+
+
+def test_pareto_front_by_brute_force():
+    rng = np.random.default_rng(3)
+    d, a = rng.integers(0, 12, 300).astype(float), rng.integers(0, 12, 300).astype(float)
+
+    def dominated(i):
+        return any(d[j] >= d[i] and a[j] >= a[i] and (d[j] > d[i] or a[j] > a[i]) for j in range(len(d)))
+
+    front = pareto_front(d, a)
+    points = {(d[i], a[i]) for i in front}
+    assert len(points) == len(front)  # exact duplicates appear once
+    assert not any(dominated(i) for i in front)
+    assert points == {(d[i], a[i]) for i in range(len(d)) if not dominated(i)}
+
+
+def test_highlights_follow_their_definitions():
+    cultures = PAPER_CULTURES
+    X = synthetic_answers(6, cultures, seed=2)
+    s = wvs7()
+    r = mixed_backbones(X, s.majority_matrix(cultures), s.deltas, [f"m{i}" for i in range(6)], cultures)
+    d, a, single = r.diversity_p, r.alignment, r.single
+    h = {x.name: x for x in r.highlights}
+    assert a[h["alignment-optimal"].config] == a.max()
+    assert h["alignment-optimal"].delta_a == pytest.approx(a.max() - a[single].max())
+    assert d[h["diversity-optimal"].config] == d.max()
+    assert h["diversity-optimal"].delta_d == pytest.approx(d.max() - d[single].max())
+    bal = h["balanced"]
+    assert bal.delta_d > 0 and bal.delta_a > 0
+    best = max(min(d[f] - d[t], a[f] - a[t]) for f in r.frontier for t in single
+               if d[f] > d[t] and a[f] > a[t])
+    assert min(bal.delta_d, bal.delta_a) == pytest.approx(best)
+    # The mixed frontier weakly dominates every single-backbone system.
+    for t in single:
+        assert any(d[f] >= d[t] and a[f] >= a[t] for f in r.frontier)
+
+
+def test_subsets_and_maxima_match_brute_force():
+    rng = np.random.default_rng(5)
+    X, _, delta = random_system(rng, B=1, N=7, K=15)
+    D = metrics.pairwise_distances(X[0], delta)
+    for k in (2, 3, 6, 7):
+        res = subsets(D, k, chunk=4)
+        assert len(res.members) == math.comb(7, k)
+        for m, members in enumerate(res.members):
+            dp, ds = loop_diversity(as_dicts(X[0][list(members)]), list(delta))
+            assert (res.diversity_p[m], res.diversity_s[m]) == pytest.approx((dp, ds), abs=1e-12)
+    mx = max_by_size(D)
+    assert list(mx.k) == list(range(2, 8))
+    assert mx.diversity_p[0] == pytest.approx(np.nanmax(D))  # best pair
+    assert mx.diversity_p[-1] == pytest.approx(metrics.diversity_p(D))  # all seven
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(2, 7), st.integers(1, 40), st.data())
+def test_batched_mst_with_ties_and_zeros(n, batch, data):
+    # Small integer weights make ties and zero-weight edges common.
+    w = np.array(data.draw(st.lists(st.integers(0, 3), min_size=batch * n * n, max_size=batch * n * n)), float)
+    W = w.reshape(batch, n, n)
+    W = np.triu(W, 1) + np.transpose(np.triu(W, 1), (0, 2, 1))
+    for b in range(batch):
+        edges = sorted((W[b, i, j], i, j) for i, j in itertools.combinations(range(n), 2))
+        parent = list(range(n))
+
+        def root(x):
+            while parent[x] != x:
+                x = parent[x]
+            return x
+
+        total = 0.0
+        for wt, i, j in edges:
+            if root(i) != root(j):
+                parent[root(i)] = root(j)
+                total += wt
+        assert metrics.mst_weight(W)[b] == total
+
+
+def test_bootstrap_point_estimates_and_intervals():
+    s = wvs7()
+    X = synthetic_answers(1, PAPER_CULTURES, seed=7)[0]
+    mu = s.majority_matrix(PAPER_CULTURES)
+    ci = bootstrap(X[None], mu, s.deltas, mu, replicates=400, seed=1)
+    D = metrics.pairwise_distances(X, s.deltas)
+    Dh = metrics.pairwise_distances(mu, s.deltas)
+    assert ci["alignment"].estimate == pytest.approx(metrics.alignment(X, mu, s.deltas))
+    assert ci["diversity_p"].estimate == pytest.approx(metrics.diversity_p(D))
+    assert ci["diversity_s"].estimate == pytest.approx(metrics.diversity_s(D))
+    assert ci["gap_p"].estimate == pytest.approx(metrics.diversity_p(D) - metrics.diversity_p(Dh))
+    for i in ci.values():
+        assert i.low < i.estimate < i.high
+    assert bootstrap(X[None], mu, s.deltas, mu, replicates=400, seed=1) == ci  # seeded
+    # The human reference against itself: no gap in any replicate (paired resampling).
+    same = bootstrap(mu[None], mu, s.deltas, mu, replicates=200)
+    assert same["gap_p"].low == same["gap_p"].high == 0.0
+    assert same["alignment"].low == same["alignment"].high == 1.0
+
+
+def test_bootstrap_over_samples_widens_with_sample_disagreement():
+    s = wvs7()
+    mu = s.majority_matrix(PAPER_CULTURES)
+    X = synthetic_answers(3, PAPER_CULTURES, seed=9)
+    one = bootstrap(X[:1], mu, s.deltas, mu, replicates=500, seed=2)
+    three = bootstrap(X, mu, s.deltas, mu, replicates=500, seed=2)
+    assert three["diversity_p"].estimate == pytest.approx(np.mean(
+        [metrics.diversity_p(metrics.pairwise_distances(x, s.deltas)) for x in X]))
+    width = lambda i: i.high - i.low  # noqa: E731
+    assert width(three["alignment"]) > width(one["alignment"])
+
+
+def test_landscape_pearson_by_hand():
+    land = Landscape(["a", "b", "c"], np.array([0.6, 0.7, 0.8]), np.array([0.3, 0.2, 0.1]), np.array([0.1, 0.3, 0.2]))
+    assert land.pearson("p") == pytest.approx(-1.0)
+    assert land.pearson("s") == pytest.approx(0.5)  # r of (1,3,2) and (1,2,3) is 0.5
+    s = wvs7()
+    mu = s.majority_matrix(PAPER_CULTURES)
+    two = landscape({"human": mu[None], "twice": np.stack([mu, mu])}, mu, s.deltas)
+    assert list(two.alignment) == [1.0, 1.0] and math.isnan(two.pearson())
