@@ -50,20 +50,19 @@ def mst_weight(D: np.ndarray) -> np.ndarray:
     edges, and a graph they disconnect has no spanning tree (NaN).
     """
     D = np.where(np.isfinite(D), D, np.inf)
-    n = D.shape[-1]
-    batch = D.shape[:-2]
-    in_tree = np.zeros(batch + (n,), bool)
-    in_tree[..., 0] = True
-    best = D[..., 0, :].copy()
-    total = np.zeros(batch)
+    n, batch = D.shape[-1], D.shape[:-2]
+    flat = D.reshape(-1, n, n)
+    rows = np.arange(flat.shape[0])
+    done = np.zeros((flat.shape[0], n), bool)
+    done[:, 0] = True
+    best = np.where(done, np.inf, flat[:, 0])  # distance of each node to the tree
+    total = np.zeros(flat.shape[0])
     for _ in range(n - 1):
-        cand = np.where(in_tree, np.inf, best)
-        j = cand.argmin(axis=-1)[..., None]
-        total += np.take_along_axis(cand, j, axis=-1)[..., 0]
-        np.put_along_axis(in_tree, j, True, axis=-1)
-        row = np.take_along_axis(D, j[..., None].repeat(n, axis=-1), axis=-2)[..., 0, :]
-        best = np.minimum(best, row)
-    return np.where(np.isfinite(total), total, np.nan)
+        j = best.argmin(axis=1)
+        total += best[rows, j]
+        done[rows, j] = True
+        best = np.where(done, np.inf, np.minimum(best, flat[rows, j]))
+    return np.where(np.isfinite(total), total, np.nan).reshape(batch)
 
 
 def diversity_s(D: np.ndarray) -> float:

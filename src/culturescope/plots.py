@@ -71,13 +71,14 @@ def mixed_figure(result: MixedResult):
     ax.plot(d[sf], a[sf], color="#ff7f0e", lw=1.2, ls="--", label="single-backbone frontier")
     ax.scatter(d[single], a[single], s=22, facecolors="none", edgecolors="#ff7f0e", linewidths=1, zorder=3,
                label="single-backbone systems")
-    for h in result.highlights:
+    for n, h in enumerate(result.highlights):
         x, y = d[h.config], a[h.config]
         ref = single[h.reference]
         ax.scatter(x, y, marker="*", s=110, color="#2ca02c", edgecolors="white", zorder=4)
         ax.scatter(d[ref], a[ref], s=90, facecolors="none", edgecolors="black", linewidths=0.8, zorder=4)
-        ax.annotate(f"{h.name}\nΔD={100 * h.delta_d:+.2f}, ΔA={100 * h.delta_a:+.2f}", (x, y), xytext=(6, -4),
-                    textcoords="offset points", fontsize=6.5)
+        ax.annotate(f"{h.name}\nΔD={100 * h.delta_d:+.2f}, ΔA={100 * h.delta_a:+.2f}", (x, y),
+                    xytext=(-70, -22 - 24 * n), textcoords="offset points", fontsize=6.5,
+                    arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "gray"})
     ax.set(xlabel="Diversity$_P$ →", ylabel="Alignment →",
            title=f"{len(d):,} backbone assignments ({len(result.backbones)} backbones, {len(result.cultures)} cultures)")
     ax.legend(frameon=False, loc="lower left", fontsize=6.5)

@@ -31,7 +31,7 @@ MAX_ASSIGNMENTS = 5_000_000  # above this the mixed-backbone figure is left out 
 CSS = """body{font:14px/1.45 system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
 th{background:#f3f3f3}td.t{text-align:left}pre{background:#f7f7f7;padding:8px;overflow:auto;font-size:12px}
-figure{display:inline-block;margin:.5em}figcaption{font-size:12px;color:#555;max-width:520px}"""
+figure{display:inline-block;margin:.5em;vertical-align:top}img{max-width:520px}figcaption{font-size:12px;color:#555;max-width:520px}"""
 
 
 def _png(fig) -> str:

@@ -26,7 +26,7 @@ import numpy as np
 
 from culturescope import metrics
 
-CHUNK = 1 << 17
+CHUNK = 1 << 14  # small chunks stay in cache: measured fastest on 2 cores
 
 
 @dataclass(frozen=True)
@@ -71,12 +71,17 @@ def digits(configs: np.ndarray, B: int, N: int) -> np.ndarray:
 
 
 def pareto_front(d: np.ndarray, a: np.ndarray) -> np.ndarray:
-    """Indices of the points no other point beats on both axes (maximize both), by Alignment."""
-    order = np.lexsort((-d, -a))  # alignment descending, then diversity descending
-    best_d = np.maximum.accumulate(d[order])
-    keep = np.empty(len(order), bool)
-    keep[0] = True
-    keep[1:] = d[order][1:] > best_d[:-1]
+    """Indices of the points no other point beats on both axes (maximize both), by Alignment.
+
+    In order of decreasing Alignment, a frontier point must beat the Diversity of every point before
+    it, so one single-key sort finds a small superset; the exact two-key pass runs on that superset.
+    """
+    order = np.argsort(-a, kind="stable")
+    ahead = np.maximum.accumulate(d[order])
+    candidates = order[np.concatenate(([True], d[order][1:] > ahead[:-1]))]
+    order = candidates[np.lexsort((-d[candidates], -a[candidates]))]
+    best = np.maximum.accumulate(d[order])
+    keep = np.concatenate(([True], d[order][1:] > best[:-1]))
     return order[keep]
 
 
