@@ -46,6 +46,13 @@ def analyze(*args):
 def test_analyze_commands(run_dir):
     land = analyze("landscape", str(run_dir))
     assert [r["system"] for r in land["rows"]] == NAMES and land["notes"][0].startswith("Pearson r (Diversity_P")
+    per_item = analyze("landscape", str(run_dir), "--per-item", "alpha,gamma")["rows"]
+    assert len(per_item) == 223 and set(per_item[0]) == {"item", "alpha D_q", "alpha A_q", "gamma D_q", "gamma A_q"}
+    assert all(0 <= r["alpha D_q"] <= 1 for r in per_item)
+    s = wvs7()
+    no_human = {it.id for it in s.items if all(s.majority(c, it.id) is None for c in CULTURES)}
+    assert no_human == {"Q223"} and {r["item"] for r in per_item if r["gamma A_q"] is None} == no_human
+    assert all(0 <= r["gamma A_q"] <= 1 for r in per_item if r["item"] not in no_human)
     mixed = analyze("mixed", str(run_dir), "--cultures", "BRA,CHN,MEX,NGA,NZL")
     assert {r["configuration"] for r in mixed["rows"]} >= {"alignment-optimal", "diversity-optimal"}
     assert mixed["notes"][0].startswith("243 assignments")
@@ -62,12 +69,13 @@ def test_analyze_commands(run_dir):
 
 def test_report_is_escaped_and_renders_in_chromium(run_dir, tmp_path):
     out = tmp_path / "report.html"
-    result = cli("report", str(run_dir), "-o", str(out), "--replicates", "200")
+    result = cli("report", str(run_dir), "-o", str(out), "--replicates", "200", "--per-item", "beta,alpha")
     assert result.returncode == 0, result.stderr
     html = out.read_text()
     assert HOSTILE not in html and "&lt;script&gt;console.error(&quot;injected&quot;)" in html
     assert html.count("<img ") == 6  # Fig. 1 left, 7, 1 right, 2, 3a, 3b, and nothing from the model
     assert "<img src=x" not in html
+    assert "Fig. 1 (right): per-question (D_q, A_q)</figcaption>" in html
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM,
                                     args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])

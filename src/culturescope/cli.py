@@ -300,8 +300,9 @@ def _systems(runs: list[Path], cultures: str | None, mode: str, survey: Survey):
 
 
 def _emit(rows: list[dict], title: str, as_json: bool, notes: list[str] = ()) -> None:
-    if as_json:
-        print(json.dumps({"title": title, "rows": rows, "notes": list(notes)}, indent=2))
+    if as_json:  # undefined values (NaN) become null: JSON has no NaN
+        clean = [{k: None if isinstance(v, float) and v != v else v for k, v in row.items()} for row in rows]
+        print(json.dumps({"title": title, "rows": clean, "notes": list(notes)}, indent=2))
         return
     table = Table(title=title)
     for col in rows[0]:
@@ -313,13 +314,36 @@ def _emit(rows: list[dict], title: str, as_json: bool, notes: list[str] = ()) ->
         out.print(escape(note), highlight=False)
 
 
+PerItemOpt = Annotated[Optional[str], typer.Option(
+    "--per-item", help="Comma-separated systems whose per-question (D_q, A_q) to show (Fig. 1 right).")]
+
+
+def _chosen_systems(names: str, systems: dict) -> list[str]:
+    chosen = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in chosen if n not in systems]
+    if unknown:
+        raise CulturescopeError(f"no system {unknown[0]!r}; the runs have: {', '.join(systems)}")
+    return chosen
+
+
 @analyze_app.command("landscape")
-def analyze_landscape(runs: RunsArg, cultures: CulturesOpt = None, mode: ModeOpt = Mode.faithful, json_: JsonOpt = False,
+def analyze_landscape(runs: RunsArg, per_item: PerItemOpt = None, cultures: CulturesOpt = None,
+                      mode: ModeOpt = Mode.faithful, json_: JsonOpt = False,
                       items: ItemsOpt = None, reference: ReferenceOpt = None, cultures_file: CulturesFileOpt = None) -> None:
-    """Alignment vs Diversity_P and Diversity_S across single-backbone systems, with Pearson r (§5.1)."""
+    """Alignment vs Diversity_P and Diversity_S across single-backbone systems, with Pearson r (§5.1);
+    with --per-item, each question's (D_q, A_q) for the chosen systems."""
     survey = _survey(items, reference, cultures_file)
     _, chosen, systems = _systems(runs, cultures, mode.value, survey)
-    land = landscape(systems, survey.majority_matrix(chosen, mode.value), survey.deltas)
+    mu = survey.majority_matrix(chosen, mode.value)
+    if per_item:
+        names = _chosen_systems(per_item, systems)
+        rows = [{"item": it.id, **{f"{n} {q}": float(v[k]) for n in names
+                                   for q, v in (("D_q", metrics.per_item_diversity(systems[n][0], survey.deltas)),
+                                                ("A_q", metrics.per_item_alignment(systems[n][0], mu, survey.deltas)))}}
+                for k, it in enumerate(survey.items)]
+        _emit(rows, "Per-question diversity D_q and alignment A_q (in [0, 1])", json_)
+        return
+    land = landscape(systems, mu, survey.deltas)
     rows = [{"system": l, "alignment": 100 * a, "diversity_p": 100 * p, "diversity_s": 100 * q}
             for l, a, p, q in zip(land.labels, land.alignment, land.diversity_p, land.diversity_s)]
     notes = [f"Pearson r (Diversity_{w.upper()}, Alignment) = {land.pearson(w):+.3f}" if len(rows) >= 3
@@ -411,7 +435,7 @@ def analyze_bootstrap(runs: RunsArg, replicates: Annotated[int, typer.Option(hel
 def report(
     runs: RunsArg,
     output: Annotated[Path, typer.Option("-o", "--output", help="The HTML file to write.")] = Path("report.html"),
-    cultures: CulturesOpt = None, mode: ModeOpt = Mode.faithful,
+    per_item: PerItemOpt = None, cultures: CulturesOpt = None, mode: ModeOpt = Mode.faithful,
     replicates: Annotated[int, typer.Option(help="Bootstrap replicates for the intervals.")] = 1000,
     items: ItemsOpt = None, reference: ReferenceOpt = None, cultures_file: CulturesFileOpt = None,
 ) -> None:
@@ -419,8 +443,9 @@ def report(
     from culturescope.report import write_report
 
     survey = _survey(items, reference, cultures_file)
-    opened, chosen, _ = _systems(runs, cultures, mode.value, survey)
-    path = write_report(opened, survey, chosen, output, mode.value, replicates)
+    opened, chosen, systems = _systems(runs, cultures, mode.value, survey)
+    path = write_report(opened, survey, chosen, output, mode.value, replicates,
+                        _chosen_systems(per_item, systems) if per_item else None)
     out.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)", highlight=False)
 
 

@@ -59,8 +59,9 @@ def _cell(v) -> str:
 
 
 def build_report(runs: list[Run], survey: Survey, cultures: list[str], mode: Mode = "faithful",
-                 replicates: int = 1000) -> str:
-    """The report as one HTML string."""
+                 replicates: int = 1000, per_item: list[str] | None = None) -> str:
+    """The report as one HTML string. ``per_item``: the systems of Fig. 1 (right); by default the
+    most aligned and the most diverse one."""
     responses = pd.concat([r.responses() for r in runs], ignore_index=True)
     systems, empty = system_answers(responses, survey, cultures, mode)
     delta = survey.deltas
@@ -88,12 +89,13 @@ def build_report(runs: list[Run], survey: Survey, cultures: list[str], mode: Mod
     if len(systems) >= 2:
         figs += [_figure(plots.landscape_figure(land, "p"), "Fig. 1 (left): Diversity_P vs Alignment per system"),
                  _figure(plots.landscape_figure(land, "s"), "Fig. 7: Diversity_S vs Alignment per system")]
-    chosen = list(dict.fromkeys([land.labels[int(np.argmax(land.alignment))],
-                                 land.labels[int(np.argmax(land.diversity_p))]]))
+    chosen = per_item or list(dict.fromkeys([land.labels[int(np.argmax(land.alignment))],
+                                             land.labels[int(np.argmax(land.diversity_p))]]))
     per_item = {label: (metrics.per_item_diversity(systems[label][0], delta),
                         metrics.per_item_alignment(systems[label][0], mu, delta)) for label in chosen}
     figs.append(_figure(plots.per_item_figure(per_item),
-                        "Fig. 1 (right): per-question (D_q, A_q) of the most aligned and the most diverse system"))
+                        "Fig. 1 (right): per-question (D_q, A_q)" + ("" if per_item else
+                                                                       " of the most aligned and the most diverse system")))
     if 2 <= len(systems) and len(systems) ** len(cultures) <= MAX_ASSIGNMENTS:
         X = np.stack([s[0] for s in systems.values()])
         figs.append(_figure(plots.mixed_figure(mixed_backbones(X, mu, delta, list(systems), cultures)),
@@ -124,6 +126,6 @@ def build_report(runs: list[Run], survey: Survey, cultures: list[str], mode: Mod
 
 
 def write_report(runs: list[Run], survey: Survey, cultures: list[str], out: Path, mode: Mode = "faithful",
-                 replicates: int = 1000) -> Path:
-    out.write_text(build_report(runs, survey, cultures, mode, replicates), encoding="utf-8")
+                 replicates: int = 1000, per_item: list[str] | None = None) -> Path:
+    out.write_text(build_report(runs, survey, cultures, mode, replicates, per_item), encoding="utf-8")
     return out
