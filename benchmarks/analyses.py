@@ -20,13 +20,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from loop_metrics import as_dicts, loop_diversity  # noqa: E402
-from synthetic import synthetic_answers  # noqa: E402
-
 from culturescope import metrics  # noqa: E402
 from culturescope.analyses.mixed import digits, mixed_backbones  # noqa: E402
 from culturescope.analyses.subsets import max_by_size  # noqa: E402
 from culturescope.survey import PAPER_CULTURES, wvs7  # noqa: E402
+from loop_metrics import as_dicts, loop_diversity  # noqa: E402
+from synthetic import synthetic_answers  # noqa: E402
 
 
 def timed(fn):
@@ -59,16 +58,20 @@ def main() -> None:
 
     _, t_loop = timed(loop_mixed)
     loop_full = t_loop / len(sample) * total
-    print(f"mixed backbones, {total:,} assignments: {t_mixed:.2f} s  (goal < 2 s); loop ≈ {loop_full:,.0f} s "
-          f"(from {len(sample):,}); ratio {loop_full / t_mixed:,.0f}x")
+    print(
+        f"mixed backbones, {total:,} assignments: {t_mixed:.2f} s  (goal < 2 s); loop ≈ {loop_full:,.0f} s "
+        f"(from {len(sample):,}); ratio {loop_full / t_mixed:,.0f}x"
+    )
 
     all19 = [c.code for c in survey.cultures]
     system = synthetic_answers(1, all19, seed=2)[0]
     human = survey.majority_matrix(all19)
 
     def vectorized_subsets():
-        return (max_by_size(metrics.pairwise_distances(system, delta)),
-                max_by_size(metrics.pairwise_distances(human, delta)))
+        return (
+            max_by_size(metrics.pairwise_distances(system, delta)),
+            max_by_size(metrics.pairwise_distances(human, delta)),
+        )
 
     _, t_sub = timed(vectorized_subsets)
     n_sub = 2 * sum(1 for _ in product((0, 1), repeat=19)) - 2 * 20  # subsets of size ≥ 2, both systems
@@ -77,8 +80,10 @@ def main() -> None:
     sd, hd = as_dicts(system), as_dicts(human)
     _, t_loop = timed(lambda: [loop_diversity([src[i] for i in p], dl) for p in picks for src in (sd, hd)])
     loop_full = t_loop / (2 * len(picks)) * n_sub
-    print(f"culture subsets k=2..19, {n_sub:,} subsets: {t_sub:.2f} s  (goal < 10 s); loop ≈ {loop_full:,.0f} s "
-          f"(from {2 * len(picks):,}); ratio {loop_full / t_sub:,.0f}x")
+    print(
+        f"culture subsets k=2..19, {n_sub:,} subsets: {t_sub:.2f} s  (goal < 10 s); loop ≈ {loop_full:,.0f} s "
+        f"(from {2 * len(picks):,}); ratio {loop_full / t_sub:,.0f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -29,8 +29,9 @@ def main() -> None:
 
     survey = wvs7()
     items = survey.items[: args.items]
-    jobs = [(persona_messages(survey.culture(c), it), len(it.options))
-            for c in args.cultures.split(",") for it in items]
+    jobs = [
+        (persona_messages(survey.culture(c), it), len(it.options)) for c in args.cultures.split(",") for it in items
+    ]
     backend = Embedded()
     llm, prefix = backend._llm, answer_prefix()
 

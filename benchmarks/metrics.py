@@ -15,10 +15,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from loop_metrics import as_dicts, loop_diversity  # noqa: E402
-
 from culturescope import metrics  # noqa: E402
 from culturescope.survey import wvs7  # noqa: E402
+from loop_metrics import as_dicts, loop_diversity  # noqa: E402
 
 
 def best_time(fn, repeats: int) -> float:
@@ -40,11 +39,14 @@ def main() -> None:
     rng = np.random.default_rng(0)
     random = rng.integers(1, delta.astype(int) + 2, size=(19, len(delta))).astype(float)
     random[rng.random(random.shape) < 0.05] = np.nan
-    cases = {"human majority (19 countries)": survey.majority_matrix([c.code for c in survey.cultures]),
-             "random answers, 5% missing": random}
+    cases = {
+        "human majority (19 countries)": survey.majority_matrix([c.code for c in survey.cultures]),
+        "random answers, 5% missing": random,
+    }
 
     print(f"{'answers':32} {'loop (ms)':>10} {'numpy (ms)':>11} {'speed-up':>9}")
     for name, X in cases.items():
+
         def vectorized(X=X):
             D = metrics.pairwise_distances(X, delta)
             return metrics.diversity_p(D), metrics.diversity_s(D)

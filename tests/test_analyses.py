@@ -65,8 +65,7 @@ def test_highlights_follow_their_definitions():
     assert h["diversity-optimal"].delta_d == pytest.approx(d.max() - d[single].max())
     bal = h["balanced"]
     assert bal.delta_d > 0 and bal.delta_a > 0
-    best = max(min(d[f] - d[t], a[f] - a[t]) for f in r.frontier for t in single
-               if d[f] > d[t] and a[f] > a[t])
+    best = max(min(d[f] - d[t], a[f] - a[t]) for f in r.frontier for t in single if d[f] > d[t] and a[f] > a[t])
     assert min(bal.delta_d, bal.delta_a) == pytest.approx(best)
     # The mixed frontier weakly dominates every single-backbone system.
     for t in single:
@@ -139,8 +138,9 @@ def test_bootstrap_over_samples_widens_with_sample_disagreement():
     X = synthetic_answers(3, PAPER_CULTURES, seed=9)
     one = bootstrap(X[:1], mu, s.deltas, mu, replicates=500, seed=2)
     three = bootstrap(X, mu, s.deltas, mu, replicates=500, seed=2)
-    assert three["diversity_p"].estimate == pytest.approx(np.mean(
-        [metrics.diversity_p(metrics.pairwise_distances(x, s.deltas)) for x in X]))
+    assert three["diversity_p"].estimate == pytest.approx(
+        np.mean([metrics.diversity_p(metrics.pairwise_distances(x, s.deltas)) for x in X])
+    )
     width = lambda i: i.high - i.low  # noqa: E731
     assert width(three["alignment"]) > width(one["alignment"])
 

@@ -9,14 +9,16 @@ from culturescope.backends import BackboneSpec
 from culturescope.backends.anthropic_backend import Anthropic
 from culturescope.backends.base import BackendError, Decoding
 from culturescope.backends.embedded import Embedded
-from culturescope.backends.scoring import log_softmax
 from culturescope.backends.openai_compat import OpenAICompatible, codes_from_logprobs
-from culturescope.systems.static import answer_prefix, persona_messages
+from culturescope.backends.scoring import log_softmax
 from culturescope.survey import wvs7
+from culturescope.systems.static import answer_prefix, persona_messages
 from servers import ScriptedServer, chat_completion
 
-MESSAGES = [{"role": "system", "content": "You are a respondent from Brazil."},
-            {"role": "user", "content": "Question: Q?\n\nOutput format MUST be exactly: \\boxed{number}"}]
+MESSAGES = [
+    {"role": "system", "content": "You are a respondent from Brazil."},
+    {"role": "user", "content": "Question: Q?\n\nOutput format MUST be exactly: \\boxed{number}"},
+]
 ERROR = {"error": {"message": "busy", "type": "server_error"}}
 
 
@@ -86,23 +88,38 @@ def test_missing_key_is_a_clear_error(monkeypatch):
 
 
 def anthropic_message(text):
-    return {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-x",
-            "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
-            "usage": {"input_tokens": 12, "output_tokens": 4}}
+    return {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-x",
+        "content": [{"type": "text", "text": text}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 12, "output_tokens": 4},
+    }
 
 
 def test_anthropic_request_and_response_shapes(scripted, monkeypatch):
     monkeypatch.setenv("CS_ANTHROPIC_KEY", "ak-test-123456")
-    server = scripted([(529, {"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}, {}),
-                       (200, anthropic_message("\\boxed{2}"), {})])
+    server = scripted(
+        [
+            (529, {"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}, {}),
+            (200, anthropic_message("\\boxed{2}"), {}),
+        ]
+    )
     backend = Anthropic("claude-x", api_key_env="CS_ANTHROPIC_KEY", base_url=server.url, backoff=0.01)
     done = asyncio.run(backend.chat(MESSAGES, Decoding(temperature=1.0, max_tokens=64), 0))
     assert (done.text, done.prompt_tokens, done.completion_tokens) == ("\\boxed{2}", 12, 4)
     assert len(server.requests) == 2  # 529 overloaded was retried
     sent = server.requests[-1]
     assert sent["path"] == "/v1/messages" and sent["headers"]["authorization"] == "Bearer ak-test-123456"
-    assert sent["json"] == {"model": "claude-x", "max_tokens": 64, "system": MESSAGES[0]["content"],
-                            "messages": [MESSAGES[1]]}  # API 2026-10-21 takes no sampling parameters
+    assert sent["json"] == {
+        "model": "claude-x",
+        "max_tokens": 64,
+        "system": MESSAGES[0]["content"],
+        "messages": [MESSAGES[1]],
+    }  # API 2026-10-21 takes no sampling parameters
 
 
 def test_backbone_shorthand():
@@ -115,15 +132,23 @@ def test_backbone_shorthand():
 
 
 def tok(token, logprob, alternatives=()):
-    return SimpleNamespace(token=token, logprob=logprob,
-                           top_logprobs=[SimpleNamespace(token=t, logprob=math.log(p)) for t, p in alternatives])
+    return SimpleNamespace(
+        token=token,
+        logprob=logprob,
+        top_logprobs=[SimpleNamespace(token=t, logprob=math.log(p)) for t, p in alternatives],
+    )
 
 
 def test_codes_from_logprobs_by_hand():
     # "\boxed{" then "1" (P 1: .5, 2: .3, 3: .2), then "0" (P "}": .25, "0": .75), n = 11.
-    tokens = [tok("\\", -0.1), tok("boxed", -0.1), tok("{", -0.1),
-              tok("1", math.log(0.5), [("1", 0.5), ("2", 0.3), ("3", 0.2)]),
-              tok("0", math.log(0.75), [("}", 0.25), ("0", 0.75)]), tok("}", -0.01)]
+    tokens = [
+        tok("\\", -0.1),
+        tok("boxed", -0.1),
+        tok("{", -0.1),
+        tok("1", math.log(0.5), [("1", 0.5), ("2", 0.3), ("3", 0.2)]),
+        tok("0", math.log(0.75), [("}", 0.25), ("0", 0.75)]),
+        tok("}", -0.01),
+    ]
     probs = codes_from_logprobs(tokens, "\\boxed{", 11)
     expected = np.zeros(11)
     expected[[0, 9, 1, 2]] = [0.5 * 0.25, 0.5 * 0.75, 0.3, 0.2]
@@ -151,7 +176,7 @@ def brute_force_logprobs(backend, messages, n):
         llm.reset()
         logits = backend._eval_blocks(prompt)
         lps = []
-        for t in full[len(prompt):]:
+        for t in full[len(prompt) :]:
             lps.append(float(log_softmax(logits)[t]))
             llm.eval([t])
             logits = backend._last_logits()

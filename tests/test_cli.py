@@ -8,8 +8,9 @@ from test_import_evaluate import majority_text, write_model
 
 
 def cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "culturescope", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "culturescope", *args], capture_output=True, text=True, cwd=cwd, timeout=120
+    )
 
 
 def test_evaluate_human_reference_table():
@@ -58,8 +59,10 @@ def test_malformed_survey_is_one_message(tmp_path):
     items.write_text('[{"Q_id": "A", "question": "A?", "option": ["yes", "no"]}, {"Q_id": "B", "option": []}]')
     ref = tmp_path / "ref.json"
     ref.write_text('{"BRA": {"A": {"1": 1.0}}}')
-    one_error(cli("evaluate", "--items", str(items), "--reference", str(ref), "--cultures", "BRA"),
-              f"{items}: item 2 (B): 'question' must be a non-empty string")
+    one_error(
+        cli("evaluate", "--items", str(items), "--reference", str(ref), "--cultures", "BRA"),
+        f"{items}: item 2 (B): 'question' must be a non-empty string",
+    )
 
 
 def test_truncated_jsonl_is_one_message(tmp_path):

@@ -3,28 +3,31 @@ import pytest
 from culturescope.extract import parse_boxed
 
 
-@pytest.mark.parametrize("text, answer, status", [
-    (r"\boxed{3}", 3, "ok"),
-    (r"Format: \boxed{number}. My answer: \boxed{2}", 2, "ok"),  # last box wins
-    (r"\boxed{2} ... on reflection \boxed{ 4 }", 4, "ok"),
-    (r"$\boxed{\text{3}}$", 3, "ok"),
-    (r"\boxed{\textbf{10}}.", 10, "ok"),
-    (r"\boxed{\text{\textbf{7}}}", 7, "ok"),
-    (r"\boxed{$5$}", 5, "ok"),
-    (r"\boxed {1}", 1, "ok"),
-    (r"\boxed{3.}", 3, "ok"),
-    (r"\boxed{3.5}", None, "not_integer"),
-    (r"\boxed{3.0}", None, "not_integer"),
-    (r"\boxed{\text{Agree}}", None, "not_integer"),
-    (r"\boxed{1, 2}", None, "not_integer"),
-    (r"\boxed{number}", None, "not_integer"),
-    (r"\boxed{}", None, "empty"),
-    (r"\boxed{\text{ }}", None, "empty"),
-    ("I would say 3.", None, "no_box"),
-    (r"\boxed{3", None, "no_box"),  # unbalanced
-    ("", None, "no_box"),
-    (None, None, "no_box"),
-])
+@pytest.mark.parametrize(
+    "text, answer, status",
+    [
+        (r"\boxed{3}", 3, "ok"),
+        (r"Format: \boxed{number}. My answer: \boxed{2}", 2, "ok"),  # last box wins
+        (r"\boxed{2} ... on reflection \boxed{ 4 }", 4, "ok"),
+        (r"$\boxed{\text{3}}$", 3, "ok"),
+        (r"\boxed{\textbf{10}}.", 10, "ok"),
+        (r"\boxed{\text{\textbf{7}}}", 7, "ok"),
+        (r"\boxed{$5$}", 5, "ok"),
+        (r"\boxed {1}", 1, "ok"),
+        (r"\boxed{3.}", 3, "ok"),
+        (r"\boxed{3.5}", None, "not_integer"),
+        (r"\boxed{3.0}", None, "not_integer"),
+        (r"\boxed{\text{Agree}}", None, "not_integer"),
+        (r"\boxed{1, 2}", None, "not_integer"),
+        (r"\boxed{number}", None, "not_integer"),
+        (r"\boxed{}", None, "empty"),
+        (r"\boxed{\text{ }}", None, "empty"),
+        ("I would say 3.", None, "no_box"),
+        (r"\boxed{3", None, "no_box"),  # unbalanced
+        ("", None, "no_box"),
+        (None, None, "no_box"),
+    ],
+)
 def test_parse_boxed(text, answer, status):
     parsed = parse_boxed(text)
     assert (parsed.answer, parsed.status) == (answer, status)

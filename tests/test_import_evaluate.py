@@ -17,8 +17,19 @@ def write_model(directory, model, answer_for, cultures=PAPER_CULTURES):
     for c in cultures:
         with (directory / f"{model}_{c}_system.jsonl").open("w") as fh:
             for idx, it in enumerate(survey.items):
-                fh.write(json.dumps({"idx": idx, "q_id": it.id, "question": it.question, "system": "s",
-                                     "instruction": "i", "response": answer_for(c, it)}) + "\n")
+                fh.write(
+                    json.dumps(
+                        {
+                            "idx": idx,
+                            "q_id": it.id,
+                            "question": it.question,
+                            "system": "s",
+                            "instruction": "i",
+                            "response": answer_for(c, it),
+                        }
+                    )
+                    + "\n"
+                )
 
 
 def majority_text(c, it):
@@ -57,7 +68,8 @@ def test_import_and_evaluate(outputs, tmp_path):
     assert set(failed["raw"]) == {"I cannot say."}
     # Code-0 majorities are out of range for the prompt's 1..n numbering but kept (faithful).
     assert (table["status"] == "out_of_range").sum() == sum(
-        1 for c in PAPER_CULTURES for it in survey.items if survey.majority(c, it.id) == 0)
+        1 for c in PAPER_CULTURES for it in survey.items if survey.majority(c, it.id) == 0
+    )
 
     constant = scores["constant"]
     assert constant.diversity_p == 0.0 and constant.diversity_s == 0.0
@@ -69,7 +81,7 @@ def test_import_and_evaluate(outputs, tmp_path):
             m = survey.majority(c, it.id)
             if m is not None:
                 sq += (1 - m) ** 2
-                mx += it.delta ** 2
+                mx += it.delta**2
         expected.append(1 - math.sqrt(sq) / math.sqrt(mx))
     assert constant.alignment == pytest.approx(np.mean(expected))
 
@@ -103,9 +115,21 @@ def test_several_samples_are_averaged(tmp_path):
     rows = []
     for sample, code in enumerate([1, 2]):
         for c, shift in (("BRA", 0), ("CHN", 1)):
-            rows += [{"system": "static", "agent": c, "culture": c, "backbone": "m", "mode": "sample", "round": 0,
-                      "item": it.id, "sample": sample, "answer": min(code + shift, len(it.options)),
-                      "status": "ok"} for it in survey.items]
+            rows += [
+                {
+                    "system": "static",
+                    "agent": c,
+                    "culture": c,
+                    "backbone": "m",
+                    "mode": "sample",
+                    "round": 0,
+                    "item": it.id,
+                    "sample": sample,
+                    "answer": min(code + shift, len(it.options)),
+                    "status": "ok",
+                }
+                for it in survey.items
+            ]
     run.append(rows)
     (score,) = evaluate_responses(run.responses(), survey, ["BRA", "CHN"])
     assert score.samples == 2
@@ -145,16 +169,42 @@ def test_unknown_culture_in_file_name(outputs, tmp_path):
 
 def test_run_store_survives_a_torn_last_line(tmp_path):
     run = Run.create(tmp_path / "run", {"kind": "test"})
-    run.append([{"system": "static", "agent": "BRA", "culture": "BRA", "backbone": "m", "round": 0,
-                 "item": "Q1", "sample": 0, "answer": 1, "status": "ok"}])
+    run.append(
+        [
+            {
+                "system": "static",
+                "agent": "BRA",
+                "culture": "BRA",
+                "backbone": "m",
+                "round": 0,
+                "item": "Q1",
+                "sample": 0,
+                "answer": 1,
+                "status": "ok",
+            }
+        ]
+    )
     with (run.path / "responses.jsonl").open("a") as fh:
         fh.write('{"system": "sta')
     with pytest.warns(UserWarning, match="incomplete last line"):
         table = Run.open(run.path).responses()
     assert len(table) == 1 and table.loc[0, "run"] == "run"
     # Appending again first cuts the torn tail, so no record is glued onto it.
-    run.append([{"system": "static", "agent": "BRA", "culture": "BRA", "backbone": "m", "round": 0,
-                 "item": "Q2", "sample": 0, "answer": 2, "status": "ok"}])
+    run.append(
+        [
+            {
+                "system": "static",
+                "agent": "BRA",
+                "culture": "BRA",
+                "backbone": "m",
+                "round": 0,
+                "item": "Q2",
+                "sample": 0,
+                "answer": 2,
+                "status": "ok",
+            }
+        ]
+    )
     assert list(Run.open(run.path).responses()["item"]) == ["Q1", "Q2"]
     with pytest.raises(CulturescopeError, match="already holds a run"):
         Run.create(run.path, {})

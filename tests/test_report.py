@@ -77,8 +77,10 @@ def test_report_is_escaped_and_renders_in_chromium(run_dir, tmp_path):
     assert "<img src=x" not in html
     assert "Fig. 1 (right): per-question (D_q, A_q)</figcaption>" in html
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM,
-                                    args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         page = browser.new_page(viewport={"width": 1200, "height": 900})
         errors = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)

@@ -18,8 +18,9 @@ KEY = ["system", "backbone", "mode", "agent", "item", "round", "sample"]
 
 
 def cli(*args, env=None, **kw):
-    return subprocess.run([sys.executable, "-m", "culturescope", *args], capture_output=True, text=True,
-                          env=env, timeout=600, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "culturescope", *args], capture_output=True, text=True, env=env, timeout=600, **kw
+    )
 
 
 def env_with(tmp_path, **extra):
@@ -47,8 +48,19 @@ def wait_for_lines(path, n, proc, timeout=300):
 
 def test_embedded_run_both_modes_then_resume_is_a_no_op(tmp_path):
     env = env_with(tmp_path)
-    args = ["run", "--cultures", "BRA,CHN", "--limit", "6", "--mode", "sample,probs", "--out", str(tmp_path / "r"),
-            "--format", "json"]
+    args = [
+        "run",
+        "--cultures",
+        "BRA,CHN",
+        "--limit",
+        "6",
+        "--mode",
+        "sample,probs",
+        "--out",
+        str(tmp_path / "r"),
+        "--format",
+        "json",
+    ]
     first = cli(*args, env=env)
     assert first.returncode == 0, first.stderr
     scores = json.loads(first.stdout)
@@ -80,8 +92,20 @@ def test_cache_answers_a_rerun_into_a_new_run(tmp_path):
 def test_interrupted_run_resumes_exactly_once(tmp_path, sig):
     env = env_with(tmp_path)
     out = tmp_path / "r"
-    args = [sys.executable, "-m", "culturescope", "run", "--cultures", "BRA,MEX", "--limit", "30",
-            "--mode", "probs", "--out", str(out)]
+    args = [
+        sys.executable,
+        "-m",
+        "culturescope",
+        "run",
+        "--cultures",
+        "BRA,MEX",
+        "--limit",
+        "30",
+        "--mode",
+        "probs",
+        "--out",
+        str(out),
+    ]
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for_lines(out / "responses.jsonl", 8, proc)
     proc.send_signal(sig)
@@ -111,10 +135,18 @@ def llama_server(tmp_path):
 
 
 def write_config(path, url, **extra):
-    backbone = {"name": "smollm2-http", "provider": "openai", "model": "smollm2", "base_url": url,
-                "concurrency": 2, "max_retries": 1, **extra}
-    path.write_text(json.dumps({"backbones": [backbone], "cultures": ["BRA", "CHN"], "limit": 20,
-                                "modes": ["sample"]}))  # JSON is YAML
+    backbone = {
+        "name": "smollm2-http",
+        "provider": "openai",
+        "model": "smollm2",
+        "base_url": url,
+        "concurrency": 2,
+        "max_retries": 1,
+        **extra,
+    }
+    path.write_text(
+        json.dumps({"backbones": [backbone], "cultures": ["BRA", "CHN"], "limit": 20, "modes": ["sample"]})
+    )  # JSON is YAML
     return path
 
 
@@ -148,8 +180,9 @@ def test_probs_mode_over_http_reads_logprobs(tmp_path, llama_server):
     server = llama_server(free_port())
     config = write_config(tmp_path / "exp.yaml", server.url)
     out = tmp_path / "r"
-    done = cli("run", "--config", str(config), "--mode", "probs", "--limit", "3", "--out", str(out),
-               env=env_with(tmp_path))
+    done = cli(
+        "run", "--config", str(config), "--mode", "probs", "--limit", "3", "--out", str(out), env=env_with(tmp_path)
+    )
     assert done.returncode == 0, done.stderr
     table = assert_exactly_once(out, 2 * 3)
     # SmolLM2 rarely writes \boxed{; rows without an answer position keep the text and its status.
@@ -162,13 +195,22 @@ def test_probs_mode_over_http_reads_logprobs(tmp_path, llama_server):
 
 def test_api_key_never_reaches_disk_or_output(tmp_path):
     secret = "sk-live-TOPSECRET-0123456789"
-    server = ScriptedServer([(429, {"error": {"message": "slow down"}}, {"retry-after": "0"}),
-                             (200, chat_completion("\\boxed{2}"), {})])
+    server = ScriptedServer(
+        [(429, {"error": {"message": "slow down"}}, {"retry-after": "0"}), (200, chat_completion("\\boxed{2}"), {})]
+    )
     try:
         config = write_config(tmp_path / "exp.yaml", server.url + "/v1", api_key_env="CS_SECRET_KEY")
         out = tmp_path / "r"
-        done = cli("run", "--config", str(config), "--limit", "2", "--out", str(out),
-                   env=env_with(tmp_path, CS_SECRET_KEY=secret))
+        done = cli(
+            "run",
+            "--config",
+            str(config),
+            "--limit",
+            "2",
+            "--out",
+            str(out),
+            env=env_with(tmp_path, CS_SECRET_KEY=secret),
+        )
         assert done.returncode == 0, done.stderr
         assert server.requests[0]["headers"]["authorization"] == f"Bearer {secret}"
     finally:
@@ -178,7 +220,15 @@ def test_api_key_never_reaches_disk_or_output(tmp_path):
     for path in [*out.iterdir(), *tmp_path.glob("cache.sqlite*")]:
         assert secret.encode() not in path.read_bytes(), path
     # Without the variable: one clear message, nothing else.
-    missing = cli("run", "--config", str(config), "--limit", "2", "--out", str(tmp_path / "r2"),
-                  env={k: v for k, v in env_with(tmp_path).items() if k != "CS_SECRET_KEY"})
+    missing = cli(
+        "run",
+        "--config",
+        str(config),
+        "--limit",
+        "2",
+        "--out",
+        str(tmp_path / "r2"),
+        env={k: v for k, v in env_with(tmp_path).items() if k != "CS_SECRET_KEY"},
+    )
     assert missing.returncode == 2
     assert missing.stderr.strip().splitlines()[-1].startswith("error: environment variable CS_SECRET_KEY is not set")

@@ -72,48 +72,73 @@ def _write(tmp_path, name, content):
 
 
 def test_user_survey_json_and_csv_agree(tmp_path):
-    items = [{"Q_id": "A", "question": "A?", "option": ["yes", "no"]},
-             {"Q_id": "B", "question": "B?", "option": ["1", "2", "3"], "dimension": "d"}]
+    items = [
+        {"Q_id": "A", "question": "A?", "option": ["yes", "no"]},
+        {"Q_id": "B", "question": "B?", "option": ["1", "2", "3"], "dimension": "d"},
+    ]
     ref = {"BRA": {"A": {"1": 0.7, "2": 0.3}, "B": {"3": 0.5, "1": 0.5}}, "CHN": {"A": {"2": 1.0}, "B": {}}}
     js = load_survey(_write(tmp_path, "i.json", items), _write(tmp_path, "r.json", ref))
     cs = load_survey(
         _write(tmp_path, "i.csv", "Q_id,question,options,dimension\nA,A?,yes|no,\nB,B?,1|2|3,d\n"),
-        _write(tmp_path, "r.csv", "country,Q_id,answer,share\nBRA,A,1,0.7\nBRA,A,2,0.3\n"
-                                  "BRA,B,3,0.5\nBRA,B,1,0.5\nCHN,A,2,1.0\nUSA,ZZ,1,1\n"),
-        _write(tmp_path, "c.csv", "code,country,culture\nBRA,Brazil,Brazilian\nCHN,China,Chinese\n"
-                                  "USA,United States,American\n"))
+        _write(
+            tmp_path,
+            "r.csv",
+            "country,Q_id,answer,share\nBRA,A,1,0.7\nBRA,A,2,0.3\nBRA,B,3,0.5\nBRA,B,1,0.5\nCHN,A,2,1.0\nUSA,ZZ,1,1\n",
+        ),
+        _write(
+            tmp_path,
+            "c.csv",
+            "code,country,culture\nBRA,Brazil,Brazilian\nCHN,China,Chinese\nUSA,United States,American\n",
+        ),
+    )
     assert js.items == cs.items
     for s in (js, cs):
         np.testing.assert_array_equal(s.majority_matrix(["BRA", "CHN"]), [[1, 3], [2, np.nan]])
     assert [c.code for c in js.cultures] == ["BRA", "CHN"]
 
 
-@pytest.mark.parametrize("name, content, message", [
-    ("i.json", '[{"Q_id": "A", "question": "A?", "option": ["x"]}]',
-     r"i.json: item 1 \(A\): 'option' must be a list of at least two"),
-    ("i.json", '[{"Q_id": "A", "question": "A?", "option": ["x", "y"]},\n {"Q_id": "A"',
-     r"i.json: line 2, column \d+: invalid JSON"),
-    ("i.json", '[{"question": "A?", "option": ["x", "y"]}]', r"item 1: 'Q_id' must be a non-empty string"),
-    ("i.json", '[{"Q_id": "A", "question": "", "option": ["x", "y"]}]', r"item 1 \(A\): 'question'"),
-    ("i.json", '[{"Q_id": "A", "question": "a", "option": ["x", "y"]},'
-               ' {"Q_id": "A", "question": "b", "option": ["x", "y"]}]', r"item 2 \(A\): duplicate Q_id"),
-    ("i.json", '{"Q_id": "A"}', "top level: expected a list of items"),
-    ("i.csv", "Q_id,question\nA,A?\n", "header: missing column"),
-    ("i.csv", "Q_id,question,options\nA,A?,x|y\nB,B?,x\n", r"i.csv: row 3 \(B\): 'option'"),
-])
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        (
+            "i.json",
+            '[{"Q_id": "A", "question": "A?", "option": ["x"]}]',
+            r"i.json: item 1 \(A\): 'option' must be a list of at least two",
+        ),
+        (
+            "i.json",
+            '[{"Q_id": "A", "question": "A?", "option": ["x", "y"]},\n {"Q_id": "A"',
+            r"i.json: line 2, column \d+: invalid JSON",
+        ),
+        ("i.json", '[{"question": "A?", "option": ["x", "y"]}]', r"item 1: 'Q_id' must be a non-empty string"),
+        ("i.json", '[{"Q_id": "A", "question": "", "option": ["x", "y"]}]', r"item 1 \(A\): 'question'"),
+        (
+            "i.json",
+            '[{"Q_id": "A", "question": "a", "option": ["x", "y"]},'
+            ' {"Q_id": "A", "question": "b", "option": ["x", "y"]}]',
+            r"item 2 \(A\): duplicate Q_id",
+        ),
+        ("i.json", '{"Q_id": "A"}', "top level: expected a list of items"),
+        ("i.csv", "Q_id,question\nA,A?\n", "header: missing column"),
+        ("i.csv", "Q_id,question,options\nA,A?,x|y\nB,B?,x\n", r"i.csv: row 3 \(B\): 'option'"),
+    ],
+)
 def test_malformed_items_file(tmp_path, name, content, message):
     ref = _write(tmp_path, "r.json", {"BRA": {}})
     with pytest.raises(CulturescopeError, match=message):
         load_survey(_write(tmp_path, name, content), ref)
 
 
-@pytest.mark.parametrize("content, message", [
-    ('{"BRA": {"A": {"one": 0.5}}}', r"country BRA, item A: answer code 'one' is not an integer"),
-    ('{"BRA": {"A": {"1": 1.5}}}', r"country BRA, item A: share 1.5 is outside \[0, 1\]"),
-    ('{"BRA": {"A": {"1": "x"}}}', r"share 'x' is not a number"),
-    ('{"BRA": ["A"]}', r"country BRA: expected an object of items"),
-    ('{"XYZ": {"A": {"1": 1}}}', r"countries XYZ have no entry in the cultures table"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('{"BRA": {"A": {"one": 0.5}}}', r"country BRA, item A: answer code 'one' is not an integer"),
+        ('{"BRA": {"A": {"1": 1.5}}}', r"country BRA, item A: share 1.5 is outside \[0, 1\]"),
+        ('{"BRA": {"A": {"1": "x"}}}', r"share 'x' is not a number"),
+        ('{"BRA": ["A"]}', r"country BRA: expected an object of items"),
+        ('{"XYZ": {"A": {"1": 1}}}', r"countries XYZ have no entry in the cultures table"),
+    ],
+)
 def test_malformed_reference_file(tmp_path, content, message):
     items = _write(tmp_path, "i.json", [{"Q_id": "A", "question": "A?", "option": ["x", "y"]}])
     with pytest.raises(CulturescopeError, match=message):

@@ -10,8 +10,8 @@ from culturescope.backends.base import Decoding
 from culturescope.backends.embedded import Embedded, default_model_path
 from culturescope.backends.scoring import log_softmax, normalize
 from culturescope.backends.transformers_backend import Transformers
-from culturescope.systems.static import answer_prefix, persona_messages
 from culturescope.survey import wvs7
+from culturescope.systems.static import answer_prefix, persona_messages
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +21,14 @@ def hf():
 
 def jobs(*pairs):
     s = wvs7()
-    return [(persona_messages(s.culture(c), s.items[s.item_index(q)]), answer_prefix(),
-             len(s.items[s.item_index(q)].options)) for c, q in pairs]
+    return [
+        (
+            persona_messages(s.culture(c), s.items[s.item_index(q)]),
+            answer_prefix(),
+            len(s.items[s.item_index(q)].options),
+        )
+        for c, q in pairs
+    ]
 
 
 def full_scores(hf, messages, prefix, n):
@@ -34,8 +40,8 @@ def full_scores(hf, messages, prefix, n):
         seq = hf._tokens(base + f"{c}}}")
         with torch.no_grad():
             logits = hf.model(input_ids=torch.tensor([seq])).logits[0].numpy()
-        lsm = log_softmax(logits[len(prompt) - 1: len(seq) - 1])
-        logps.append(lsm[np.arange(len(lsm)), seq[len(prompt):]])
+        lsm = log_softmax(logits[len(prompt) - 1 : len(seq) - 1])
+        logps.append(lsm[np.arange(len(lsm)), seq[len(prompt) :]])
     return logps
 
 
@@ -64,6 +70,7 @@ def test_concurrent_calls_are_batched(hf):
     original = hf.score_batch
     hf.score_batch = lambda js: calls.append(len(js)) or original(js)
     try:
+
         async def all_at_once():
             return await asyncio.gather(*(hf.option_probs(*job) for job in batch))
 
@@ -76,7 +83,7 @@ def test_concurrent_calls_are_batched(hf):
 
 
 def test_generation_is_seeded(hf):
-    (messages, _, _), = jobs(("MEX", "Q1"))
+    ((messages, _, _),) = jobs(("MEX", "Q1"))
     d = Decoding(temperature=0.6, max_tokens=12, seed=4)
     a, b = (asyncio.run(hf.chat(messages, d, 0)) for _ in range(2))
     assert a.text == b.text and a.completion_tokens > 0

@@ -32,10 +32,17 @@ class SystemScore:
 
     def as_row(self) -> dict:
         """Flat record in the paper's units (×100, two decimals)."""
-        return {"backbone": self.label, "system": self.system, "mode": self.mode, "round": self.round,
-                "samples": self.samples, "alignment": _pct(self.alignment),
-                "diversity_p": _pct(self.diversity_p), "diversity_s": _pct(self.diversity_s),
-                **{f"answered_{c}": f"{self.answered[c]}/{self.responses[c]}" for c in self.answered}}
+        return {
+            "backbone": self.label,
+            "system": self.system,
+            "mode": self.mode,
+            "round": self.round,
+            "samples": self.samples,
+            "alignment": _pct(self.alignment),
+            "diversity_p": _pct(self.diversity_p),
+            "diversity_s": _pct(self.diversity_s),
+            **{f"answered_{c}": f"{self.answered[c]}/{self.responses[c]}" for c in self.answered},
+        }
 
 
 def _pct(x: float) -> float | None:
@@ -71,8 +78,9 @@ def human_reference(survey: Survey, cultures: list[str], mode: Mode = "faithful"
     return SystemScore(HUMAN, "human", "-", 0, 1, a, dp, ds, counts, {c: len(survey.items) for c in cultures})
 
 
-def evaluate_responses(responses: pd.DataFrame, survey: Survey, cultures: list[str] | None = None,
-                       mode: Mode = "faithful", round: int = 0) -> list[SystemScore]:
+def evaluate_responses(
+    responses: pd.DataFrame, survey: Survey, cultures: list[str] | None = None, mode: Mode = "faithful", round: int = 0
+) -> list[SystemScore]:
     """Score every (system, backbone) of a response table on the chosen cultures and round.
 
     Each agent is scored against its own culture's majority answers. With several samples per
@@ -95,21 +103,38 @@ def evaluate_responses(responses: pd.DataFrame, survey: Survey, cultures: list[s
         agents = group.drop_duplicates("agent").sort_values("culture")[["agent", "culture"]]
         missing = sorted(set(cultures) - set(agents["culture"]))
         if missing:
-            raise CulturescopeError(f"backbone {backbone!r} (system {system!r}) has no responses for "
-                                    f"culture(s) {', '.join(missing)}")
+            raise CulturescopeError(
+                f"backbone {backbone!r} (system {system!r}) has no responses for culture(s) {', '.join(missing)}"
+            )
         mu = survey.majority_matrix(list(agents["culture"]), mode)
-        scores = [score(answer_matrix(sample, survey, list(agents["agent"]), mode), mu, delta)
-                  for _, sample in group.groupby("sample")]
+        scores = [
+            score(answer_matrix(sample, survey, list(agents["agent"]), mode), mu, delta)
+            for _, sample in group.groupby("sample")
+        ]
         a, dp, ds = (float(np.mean(col)) for col in zip(*scores))
         ok = group[usable(group["status"], mode)]
-        out.append(SystemScore(
-            str(backbone), str(system), str(answer_mode), round, len(scores), a, dp, ds,
-            {c: int((ok["culture"] == c).sum()) for c in cultures},
-            {c: int((group["culture"] == c).sum()) for c in cultures}))
+        out.append(
+            SystemScore(
+                str(backbone),
+                str(system),
+                str(answer_mode),
+                round,
+                len(scores),
+                a,
+                dp,
+                ds,
+                {c: int((ok["culture"] == c).sum()) for c in cultures},
+                {c: int((group["culture"] == c).sum()) for c in cultures},
+            )
+        )
     return out
 
 
 def status_counts(responses: pd.DataFrame) -> pd.DataFrame:
     """Parse statuses per backbone and culture: how many answers failed, and how."""
-    return (responses.groupby(["backbone", "mode", "culture", "status"]).size()
-            .unstack("status", fill_value=0).reset_index())
+    return (
+        responses.groupby(["backbone", "mode", "culture", "status"])
+        .size()
+        .unstack("status", fill_value=0)
+        .reset_index()
+    )

@@ -63,9 +63,16 @@ class Experiment:
 
     def describe(self, survey: Survey) -> dict[str, Any]:
         """What identifies this experiment; a run directory holds exactly one."""
-        return {"survey": survey.name, "system": SYSTEM, "cultures": self.cultures, "modes": self.modes,
-                "samples": self.samples, "limit": self.limit, "prompts": prompts(),
-                "backbones": [b.as_dict() | {"decoding": b.decoding().as_dict()} for b in self.backbones]}
+        return {
+            "survey": survey.name,
+            "system": SYSTEM,
+            "cultures": self.cultures,
+            "modes": self.modes,
+            "samples": self.samples,
+            "limit": self.limit,
+            "prompts": prompts(),
+            "backbones": [b.as_dict() | {"decoding": b.decoding().as_dict()} for b in self.backbones],
+        }
 
     def default_dir(self, survey: Survey) -> Path:
         digest = hashlib.sha256(json.dumps(self.describe(survey), sort_keys=True).encode()).hexdigest()[:8]
@@ -73,9 +80,12 @@ class Experiment:
 
     def requests(self, survey: Survey) -> list[Request]:
         items = survey.items[: self.limit] if self.limit else survey.items
-        return [Request(SYSTEM, code, code, it.id, len(it.options), 0, s,
-                        persona_messages(survey.culture(code), it))
-                for code in self.cultures for it in items for s in range(self.samples)]
+        return [
+            Request(SYSTEM, code, code, it.id, len(it.options), 0, s, persona_messages(survey.culture(code), it))
+            for code in self.cultures
+            for it in items
+            for s in range(self.samples)
+        ]
 
 
 def load_experiment(path: Path) -> dict[str, Any]:
@@ -96,8 +106,10 @@ def load_experiment(path: Path) -> dict[str, Any]:
     backbones = data.get("backbones") or []
     if not isinstance(backbones, list):
         raise CulturescopeError(f"{path}: 'backbones' must be a list")
-    data["backbones"] = [BackboneSpec.from_dict(b if isinstance(b, dict) else {}, f"{path}: backbone {n}")
-                         for n, b in enumerate(backbones, start=1)]
+    data["backbones"] = [
+        BackboneSpec.from_dict(b if isinstance(b, dict) else {}, f"{path}: backbone {n}")
+        for n, b in enumerate(backbones, start=1)
+    ]
     return data
 
 
@@ -112,8 +124,9 @@ def open_run(out: Path, experiment: Experiment, survey: Survey) -> Run:
     return Run.create(out, {"kind": "run", "experiment": described})
 
 
-def execute(experiment: Experiment, survey: Survey, out: Path, cache: RequestCache,
-            console: Console | None = None) -> Run:
+def execute(
+    experiment: Experiment, survey: Survey, out: Path, cache: RequestCache, console: Console | None = None
+) -> Run:
     """Run every backbone in every mode; already stored responses are skipped."""
     console = console or Console(stderr=True)
     run = open_run(out, experiment, survey)
@@ -122,9 +135,13 @@ def execute(experiment: Experiment, survey: Survey, out: Path, cache: RequestCac
         backend = spec.make()
         for mode in experiment.modes:
             if mode == "probs" and not backend.supports_probs:
-                console.print(f"[yellow]skipping probs mode for {escape(spec.name)}[/]: the backend gives no probabilities")
+                console.print(
+                    f"[yellow]skipping probs mode for {escape(spec.name)}[/]: the backend gives no probabilities"
+                )
                 continue
             n = run_requests(backend, spec.name, requests, mode, spec.decoding(), answer_prefix(), cache, run, console)
-            console.print(escape(f"{spec.name} [{mode}]: {n} new responses ({len(requests) - n} already in {out})"),
-                          highlight=False)
+            console.print(
+                escape(f"{spec.name} [{mode}]: {n} new responses ({len(requests) - n} already in {out})"),
+                highlight=False,
+            )
     return run

@@ -68,14 +68,27 @@ def _read_file(path: Path, survey: Survey, report: ImportReport) -> list[dict[st
             seen.add(item.id)
             parsed = parse_boxed(raw, len(item.options))
             report.statuses[parsed.status] += 1
-            rows.append({"system": "static", "agent": culture, "culture": culture, "backbone": model,
-                         "mode": "sample", "round": 0, "item": item.id, "sample": 0, "answer": parsed.answer,
-                         "raw": raw, "status": parsed.status})
+            rows.append(
+                {
+                    "system": "static",
+                    "agent": culture,
+                    "culture": culture,
+                    "backbone": model,
+                    "mode": "sample",
+                    "round": 0,
+                    "item": item.id,
+                    "sample": 0,
+                    "answer": parsed.answer,
+                    "raw": raw,
+                    "status": parsed.status,
+                }
+            )
     return rows
 
 
-def import_reference_outputs(source: str | Path, dest: str | Path, survey: Survey,
-                             skip_bad_lines: bool = False) -> tuple[Run, ImportReport]:
+def import_reference_outputs(
+    source: str | Path, dest: str | Path, survey: Survey, skip_bad_lines: bool = False
+) -> tuple[Run, ImportReport]:
     """Read every ``{model}_{CULTURE}_system.jsonl`` in ``source`` into a new run at ``dest``.
 
     Any bad line stops the import with one message listing them, unless ``skip_bad_lines``.
@@ -91,16 +104,25 @@ def import_reference_outputs(source: str | Path, dest: str | Path, survey: Surve
     if report.bad_lines and not skip_bad_lines:
         shown = "; ".join(report.bad_lines[:5])
         more = f" (and {len(report.bad_lines) - 5} more)" if len(report.bad_lines) > 5 else ""
-        raise CulturescopeError(f"{len(report.bad_lines)} bad line(s): {shown}{more}; nothing imported "
-                                "(use --skip-bad-lines to import the rest)")
-    run = Run.create(dest, {
-        "kind": "import",
-        "source": {"format": "reference-jsonl", "directory": str(source.resolve()),
-                   "files": [p.name for p in files], "skipped_lines": report.bad_lines},
-        "survey": survey.name,
-        "systems": ["static"],
-        "backbones": sorted({r["backbone"] for r in rows}),
-        "cultures": sorted({r["culture"] for r in rows}),
-    })
+        raise CulturescopeError(
+            f"{len(report.bad_lines)} bad line(s): {shown}{more}; nothing imported "
+            "(use --skip-bad-lines to import the rest)"
+        )
+    run = Run.create(
+        dest,
+        {
+            "kind": "import",
+            "source": {
+                "format": "reference-jsonl",
+                "directory": str(source.resolve()),
+                "files": [p.name for p in files],
+                "skipped_lines": report.bad_lines,
+            },
+            "survey": survey.name,
+            "systems": ["static"],
+            "backbones": sorted({r["backbone"] for r in rows}),
+            "cultures": sorted({r["culture"] for r in rows}),
+        },
+    )
     report.responses = run.append(rows)
     return run, report

@@ -32,8 +32,14 @@ def landscape_figure(land: Landscape, which: str = "p"):
     ax.axvline(d.mean(), color="gray", ls="--", lw=0.6, alpha=0.6)
     ax.axhline(a.mean(), color="gray", ls="--", lw=0.6, alpha=0.6)
     r = land.pearson(which)
-    ax.text(0.02, 0.97, f"Pearson r = {r:+.2f} (n={len(d)})" if np.isfinite(r) else f"n={len(d)} systems",
-            transform=ax.transAxes, va="top", color="gray")
+    ax.text(
+        0.02,
+        0.97,
+        f"Pearson r = {r:+.2f} (n={len(d)})" if np.isfinite(r) else f"n={len(d)} systems",
+        transform=ax.transAxes,
+        va="top",
+        color="gray",
+    )
     ax.set_xlabel(f"Diversity$_{which.upper()}$ →")
     ax.set_ylabel("Alignment →")
     ax.grid(alpha=0.15)
@@ -49,8 +55,15 @@ def per_item_figure(systems: dict[str, tuple[np.ndarray, np.ndarray]]):
         counts = Counter(zip(dq[ok].round(3), aq[ok].round(3)))
         xs, ys, sizes = zip(*[(x, y, 6 + 4 * c) for (x, y), c in counts.items()]) if counts else ((), (), ())
         ax.scatter(xs, ys, s=sizes, alpha=0.55, color=COLORS[n % 10], edgecolors="white", linewidths=0.3)
-        ax.plot(dq[ok].mean(), aq[ok].mean(), marker="*", ms=10, color=COLORS[n % 10], mec="white",
-                label=f"mean: D={dq[ok].mean():.2f}, A={aq[ok].mean():.2f}")
+        ax.plot(
+            dq[ok].mean(),
+            aq[ok].mean(),
+            marker="*",
+            ms=10,
+            color=COLORS[n % 10],
+            mec="white",
+            label=f"mean: D={dq[ok].mean():.2f}, A={aq[ok].mean():.2f}",
+        )
         ax.set(title=label, xlabel="per-question diversity $D_q$", ylabel="per-question alignment $A_q$")
         ax.legend(frameon=False, loc="lower left", fontsize=6.5)
         ax.grid(alpha=0.15)
@@ -69,18 +82,34 @@ def mixed_figure(result: MixedResult):
     sf = single[result.single_frontier]
     sf = sf[np.argsort(d[sf])]
     ax.plot(d[sf], a[sf], color="#ff7f0e", lw=1.2, ls="--", label="single-backbone frontier")
-    ax.scatter(d[single], a[single], s=22, facecolors="none", edgecolors="#ff7f0e", linewidths=1, zorder=3,
-               label="single-backbone systems")
+    ax.scatter(
+        d[single],
+        a[single],
+        s=22,
+        facecolors="none",
+        edgecolors="#ff7f0e",
+        linewidths=1,
+        zorder=3,
+        label="single-backbone systems",
+    )
     for n, h in enumerate(result.highlights):
         x, y = d[h.config], a[h.config]
         ref = single[h.reference]
         ax.scatter(x, y, marker="*", s=110, color="#2ca02c", edgecolors="white", zorder=4)
         ax.scatter(d[ref], a[ref], s=90, facecolors="none", edgecolors="black", linewidths=0.8, zorder=4)
-        ax.annotate(f"{h.name}\nΔD={100 * h.delta_d:+.2f}, ΔA={100 * h.delta_a:+.2f}", (x, y),
-                    xytext=(-70, -22 - 24 * n), textcoords="offset points", fontsize=6.5,
-                    arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "gray"})
-    ax.set(xlabel="Diversity$_P$ →", ylabel="Alignment →",
-           title=f"{len(d):,} backbone assignments ({len(result.backbones)} backbones, {len(result.cultures)} cultures)")
+        ax.annotate(
+            f"{h.name}\nΔD={100 * h.delta_d:+.2f}, ΔA={100 * h.delta_a:+.2f}",
+            (x, y),
+            xytext=(-70, -22 - 24 * n),
+            textcoords="offset points",
+            fontsize=6.5,
+            arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "gray"},
+        )
+    ax.set(
+        xlabel="Diversity$_P$ →",
+        ylabel="Alignment →",
+        title=f"{len(d):,} backbone assignments ({len(result.backbones)} backbones, {len(result.cultures)} cultures)",
+    )
     ax.legend(frameon=False, loc="lower left", fontsize=6.5)
     fig.tight_layout()
     return fig

@@ -42,15 +42,22 @@ def _png(fig) -> str:
 
 
 def _figure(fig, caption: str) -> str:
-    return (f'<figure><img alt="{escape(caption)}" src="data:image/png;base64,{_png(fig)}">'
-            f"<figcaption>{escape(caption)}</figcaption></figure>")
+    return (
+        f'<figure><img alt="{escape(caption)}" src="data:image/png;base64,{_png(fig)}">'
+        f"<figcaption>{escape(caption)}</figcaption></figure>"
+    )
 
 
 def _table(df: pd.DataFrame) -> str:
     head = "".join(f"<th>{escape(str(c))}</th>" for c in df.columns)
-    rows = "".join("<tr>" + "".join(f'<td class="{"" if isinstance(v, (int, float, np.number)) else "t"}">'
-                                    f"{escape(_cell(v))}</td>" for v in row) + "</tr>"
-                   for row in df.itertuples(index=False))
+    rows = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="{"" if isinstance(v, (int, float, np.number)) else "t"}">{escape(_cell(v))}</td>' for v in row
+        )
+        + "</tr>"
+        for row in df.itertuples(index=False)
+    )
     return f"<table><tr>{head}</tr>{rows}</table>"
 
 
@@ -58,8 +65,14 @@ def _cell(v) -> str:
     return f"{v:.2f}" if isinstance(v, (float, np.floating)) else str(v)
 
 
-def build_report(runs: list[Run], survey: Survey, cultures: list[str], mode: Mode = "faithful",
-                 replicates: int = 1000, per_item: list[str] | None = None) -> str:
+def build_report(
+    runs: list[Run],
+    survey: Survey,
+    cultures: list[str],
+    mode: Mode = "faithful",
+    replicates: int = 1000,
+    per_item: list[str] | None = None,
+) -> str:
     """The report as one HTML string. ``per_item``: the systems of Fig. 1 (right); by default the
     most aligned and the most diverse one."""
     responses = pd.concat([r.responses() for r in runs], ignore_index=True)
@@ -68,47 +81,87 @@ def build_report(runs: list[Run], survey: Survey, cultures: list[str], mode: Mod
     mu = survey.majority_matrix(cultures, mode)
     human = mu
     D_h = metrics.pairwise_distances(human, delta)
-    parts = [f"<h1>culturescope report</h1><p>{escape(', '.join(r.name for r in runs))} — survey "
-             f"{escape(survey.name)}, cultures {escape(', '.join(cultures))}, human data read {mode}; "
-             f"culturescope {__version__}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.</p>"]
+    parts = [
+        f"<h1>culturescope report</h1><p>{escape(', '.join(r.name for r in runs))} — survey "
+        f"{escape(survey.name)}, cultures {escape(', '.join(cultures))}, human data read {mode}; "
+        f"culturescope {__version__}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.</p>"
+    ]
     if empty:
         parts.append(f"<p>Left out, no answer could be scored: {escape(', '.join(empty))}.</p>")
 
     rows = []
     for label, X in systems.items():
         ci = bootstrap(X, mu, delta, human, replicates=replicates)
-        rows.append({"system": label, "samples": len(X),
-                     **{name: f"{100 * i.estimate:.2f} [{100 * i.low:.2f}, {100 * i.high:.2f}]" for name, i in ci.items()}})
-    rows.append({"system": "human reference", "samples": 1, "alignment": "100.00",
-                 "diversity_p": f"{100 * metrics.diversity_p(D_h):.2f}",
-                 "diversity_s": f"{100 * metrics.diversity_s(D_h):.2f}", "gap_p": "", "gap_s": ""})
+        rows.append(
+            {
+                "system": label,
+                "samples": len(X),
+                **{name: f"{100 * i.estimate:.2f} [{100 * i.low:.2f}, {100 * i.high:.2f}]" for name, i in ci.items()},
+            }
+        )
+    rows.append(
+        {
+            "system": "human reference",
+            "samples": 1,
+            "alignment": "100.00",
+            "diversity_p": f"{100 * metrics.diversity_p(D_h):.2f}",
+            "diversity_s": f"{100 * metrics.diversity_s(D_h):.2f}",
+            "gap_p": "",
+            "gap_s": "",
+        }
+    )
     parts.append("<h2>Scores (×100, 95% bootstrap intervals over items)</h2>" + _table(pd.DataFrame(rows)))
 
     land = landscape(systems, mu, delta)
     figs = []
     if len(systems) >= 2:
-        figs += [_figure(plots.landscape_figure(land, "p"), "Fig. 1 (left): Diversity_P vs Alignment per system"),
-                 _figure(plots.landscape_figure(land, "s"), "Fig. 7: Diversity_S vs Alignment per system")]
-    chosen = per_item or list(dict.fromkeys([land.labels[int(np.argmax(land.alignment))],
-                                             land.labels[int(np.argmax(land.diversity_p))]]))
-    per_item = {label: (metrics.per_item_diversity(systems[label][0], delta),
-                        metrics.per_item_alignment(systems[label][0], mu, delta)) for label in chosen}
-    figs.append(_figure(plots.per_item_figure(per_item),
-                        "Fig. 1 (right): per-question (D_q, A_q)" + ("" if per_item else
-                                                                       " of the most aligned and the most diverse system")))
+        figs += [
+            _figure(plots.landscape_figure(land, "p"), "Fig. 1 (left): Diversity_P vs Alignment per system"),
+            _figure(plots.landscape_figure(land, "s"), "Fig. 7: Diversity_S vs Alignment per system"),
+        ]
+    chosen = per_item or list(
+        dict.fromkeys([land.labels[int(np.argmax(land.alignment))], land.labels[int(np.argmax(land.diversity_p))]])
+    )
+    per_item = {
+        label: (
+            metrics.per_item_diversity(systems[label][0], delta),
+            metrics.per_item_alignment(systems[label][0], mu, delta),
+        )
+        for label in chosen
+    }
+    figs.append(
+        _figure(
+            plots.per_item_figure(per_item),
+            "Fig. 1 (right): per-question (D_q, A_q)"
+            + ("" if per_item else " of the most aligned and the most diverse system"),
+        )
+    )
     if 2 <= len(systems) and len(systems) ** len(cultures) <= MAX_ASSIGNMENTS:
         X = np.stack([s[0] for s in systems.values()])
-        figs.append(_figure(plots.mixed_figure(mixed_backbones(X, mu, delta, list(systems), cultures)),
-                            "Fig. 2: all mixed-backbone assignments (first sample of each system)"))
+        figs.append(
+            _figure(
+                plots.mixed_figure(mixed_backbones(X, mu, delta, list(systems), cultures)),
+                "Fig. 2: all mixed-backbone assignments (first sample of each system)",
+            )
+        )
     if len(cultures) >= 3:
         per_system = {label: metrics.pairwise_distances(X[0], delta) for label, X in systems.items()}
         k = min(5, len(cultures) - 1)
-        figs.append(_figure(plots.subsets_figure({l: subsets(D, k) for l, D in per_system.items()}, subsets(D_h, k)),
-                            f"Fig. 3a: Diversity_P of all {k}-culture subsets of the report's cultures"))
+        figs.append(
+            _figure(
+                plots.subsets_figure({label: subsets(D, k) for label, D in per_system.items()}, subsets(D_h, k)),
+                f"Fig. 3a: Diversity_P of all {k}-culture subsets of the report's cultures",
+            )
+        )
         human_max = max_by_size(D_h)
-        figs.append(_figure(plots.agent_count_figure({l: AgentCount(max_by_size(D), human_max)
-                                                      for l, D in per_system.items()}),
-                            "Fig. 3b: system–human gap of the maximum Diversity_P over all k-subsets"))
+        figs.append(
+            _figure(
+                plots.agent_count_figure(
+                    {label: AgentCount(max_by_size(D), human_max) for label, D in per_system.items()}
+                ),
+                "Fig. 3b: system–human gap of the maximum Diversity_P over all k-subsets",
+            )
+        )
     parts.append("<h2>Figures</h2>" + "".join(figs))
 
     table = responses[responses["culture"].isin(cultures)]
@@ -116,16 +169,29 @@ def build_report(runs: list[Run], survey: Survey, cultures: list[str], mode: Mod
     parts.append("<h2>Parse statuses</h2>" + _table(counts))
     failed = table[~usable(table["status"], mode)]
     if not failed.empty:
-        examples = failed.groupby(["backbone", "mode"]).head(3)[["backbone", "mode", "culture", "item", "status", "raw"]]
+        examples = failed.groupby(["backbone", "mode"]).head(3)[
+            ["backbone", "mode", "culture", "item", "status", "raw"]
+        ]
         parts.append("<h3>Examples of unscored answers (raw model text)</h3>" + _table(examples.fillna("")))
     for run in runs:
-        parts.append(f"<h2>Manifest of {escape(run.name)}</h2><pre>"
-                     f"{escape(json.dumps(run.manifest, indent=2, ensure_ascii=False))}</pre>")
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>culturescope report</title>'
-            f"<style>{CSS}</style></head><body>{''.join(parts)}</body></html>")
+        parts.append(
+            f"<h2>Manifest of {escape(run.name)}</h2><pre>"
+            f"{escape(json.dumps(run.manifest, indent=2, ensure_ascii=False))}</pre>"
+        )
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>culturescope report</title>'
+        f"<style>{CSS}</style></head><body>{''.join(parts)}</body></html>"
+    )
 
 
-def write_report(runs: list[Run], survey: Survey, cultures: list[str], out: Path, mode: Mode = "faithful",
-                 replicates: int = 1000, per_item: list[str] | None = None) -> Path:
+def write_report(
+    runs: list[Run],
+    survey: Survey,
+    cultures: list[str],
+    out: Path,
+    mode: Mode = "faithful",
+    replicates: int = 1000,
+    per_item: list[str] | None = None,
+) -> Path:
     out.write_text(build_report(runs, survey, cultures, mode, replicates, per_item), encoding="utf-8")
     return out

@@ -53,8 +53,9 @@ class _Rate(ProgressColumn):
         return f"{task.speed:.1f}/s" if task.speed else "  -  /s"
 
 
-async def _answer(backend: Backend, req: Request, mode: str, decoding: Decoding, prefix: str,
-                  cache: RequestCache) -> dict[str, Any]:
+async def _answer(
+    backend: Backend, req: Request, mode: str, decoding: Decoding, prefix: str, cache: RequestCache
+) -> dict[str, Any]:
     """The response record for one request, from the cache or the backend."""
     payload = {"backend": backend.id, "mode": mode, "messages": req.messages}
     if mode == "sample":
@@ -80,13 +81,32 @@ async def _answer(backend: Backend, req: Request, mode: str, decoding: Decoding,
     else:
         probs = value["probs"]
         answer, status = int(np.argmax(probs)) + 1, OK
-    return {"system": req.system, "agent": req.agent, "culture": req.culture, "round": req.round,
-            "item": req.item, "sample": req.sample, "answer": answer, "probs": probs,
-            "raw": value["text"], "status": status, "mode": mode}
+    return {
+        "system": req.system,
+        "agent": req.agent,
+        "culture": req.culture,
+        "round": req.round,
+        "item": req.item,
+        "sample": req.sample,
+        "answer": answer,
+        "probs": probs,
+        "raw": value["text"],
+        "status": status,
+        "mode": mode,
+    }
 
 
-async def _run(backend: Backend, backbone: str, requests: list[Request], mode: str, decoding: Decoding,
-               prefix: str, cache: RequestCache, run: Run, progress: Progress) -> None:
+async def _run(
+    backend: Backend,
+    backbone: str,
+    requests: list[Request],
+    mode: str,
+    decoding: Decoding,
+    prefix: str,
+    cache: RequestCache,
+    run: Run,
+    progress: Progress,
+) -> None:
     task = progress.add_task(f"{backbone} [{mode}]", total=len(requests))
     gate = asyncio.Semaphore(max(1, backend.concurrency))
 
@@ -104,8 +124,17 @@ async def _run(backend: Backend, backbone: str, requests: list[Request], mode: s
             job.cancel()
 
 
-def run_requests(backend: Backend, backbone: str, requests: Iterable[Request], mode: str, decoding: Decoding,
-                 prefix: str, cache: RequestCache, run: Run, console: Console | None = None) -> int:
+def run_requests(
+    backend: Backend,
+    backbone: str,
+    requests: Iterable[Request],
+    mode: str,
+    decoding: Decoding,
+    prefix: str,
+    cache: RequestCache,
+    run: Run,
+    console: Console | None = None,
+) -> int:
     """Answer every request not yet in ``run``; returns how many were answered now."""
     done = done_keys(run)
     todo = [r for r in requests if r.row_key(backbone, mode) not in done]

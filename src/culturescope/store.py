@@ -20,8 +20,21 @@ from culturescope import __version__
 from culturescope.errors import CulturescopeError
 
 #: The response table: one row per answer of one agent to one item in one round and sample.
-COLUMNS = ["run", "system", "agent", "culture", "backbone", "mode", "round", "item", "sample",
-           "answer", "probs", "raw", "status"]
+COLUMNS = [
+    "run",
+    "system",
+    "agent",
+    "culture",
+    "backbone",
+    "mode",
+    "round",
+    "item",
+    "sample",
+    "answer",
+    "probs",
+    "raw",
+    "status",
+]
 MANIFEST, RESPONSES = "manifest.json", "responses.jsonl"
 
 
@@ -41,8 +54,11 @@ class Run:
         if (path / MANIFEST).exists():
             raise CulturescopeError(f"{path} already holds a run; choose another directory")
         path.mkdir(parents=True, exist_ok=True)
-        full = {"culturescope_version": __version__,
-                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), **manifest}
+        full = {
+            "culturescope_version": __version__,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            **manifest,
+        }
         (path / MANIFEST).write_text(json.dumps(full, indent=2, ensure_ascii=False) + "\n")
         (path / RESPONSES).touch()
         return cls(path, full)
@@ -92,6 +108,5 @@ class Run:
             except json.JSONDecodeError as exc:
                 raise CulturescopeError(f"{path}: line {n}: invalid JSON ({exc.msg})") from None
         if torn.strip():
-            warnings.warn(f"{path}: skipped an incomplete last line (the writer stopped mid-line)",
-                          stacklevel=2)
+            warnings.warn(f"{path}: skipped an incomplete last line (the writer stopped mid-line)", stacklevel=2)
         return pd.DataFrame(rows, columns=COLUMNS)

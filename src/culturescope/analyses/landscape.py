@@ -14,8 +14,9 @@ from culturescope.evaluate import answer_matrix
 from culturescope.survey import Mode, Survey
 
 
-def system_answers(responses: pd.DataFrame, survey: Survey, cultures: list[str], mode: Mode = "faithful",
-                   round: int = 0) -> tuple[dict[str, np.ndarray], list[str]]:
+def system_answers(
+    responses: pd.DataFrame, survey: Survey, cultures: list[str], mode: Mode = "faithful", round: int = 0
+) -> tuple[dict[str, np.ndarray], list[str]]:
     """Answer arrays (samples, cultures, items) per single-backbone system of a response table, and
     the names of the systems left out because not one of their answers could be scored.
 

@@ -85,8 +85,9 @@ def pareto_front(d: np.ndarray, a: np.ndarray) -> np.ndarray:
     return order[keep]
 
 
-def mixed_backbones(X: np.ndarray, mu: np.ndarray, delta: np.ndarray, backbones: list[str],
-                    cultures: list[str], chunk: int = CHUNK) -> MixedResult:
+def mixed_backbones(
+    X: np.ndarray, mu: np.ndarray, delta: np.ndarray, backbones: list[str], cultures: list[str], chunk: int = CHUNK
+) -> MixedResult:
     """All B**N assignments. ``X[b, i, k]``: backbone b's answers for culture slot i; ``mu[i, k]``."""
     B, N, K = X.shape
     D_all = metrics.pairwise_distances(X.reshape(B * N, K), delta)  # node (b, i) = b*N + i
@@ -104,18 +105,30 @@ def mixed_backbones(X: np.ndarray, mu: np.ndarray, delta: np.ndarray, backbones:
         al[configs] = align[dig, np.arange(N)].mean(axis=1)
     single = single_configs(B, N)
     frontier = pareto_front(dp, al)
-    return MixedResult(backbones, cultures, dp, ds, al, frontier, pareto_front(dp[single], al[single]),
-                       _highlights(dp, al, frontier, single))
+    return MixedResult(
+        backbones,
+        cultures,
+        dp,
+        ds,
+        al,
+        frontier,
+        pareto_front(dp[single], al[single]),
+        _highlights(dp, al, frontier, single),
+    )
 
 
 def _highlights(d: np.ndarray, a: np.ndarray, frontier: np.ndarray, single: np.ndarray) -> list[Highlight]:
     out = []
     best_a = int(np.lexsort((-d, -a))[0])
     ref_a = int(np.argmax(a[single]))
-    out.append(Highlight("alignment-optimal", best_a, ref_a, d[best_a] - d[single[ref_a]], a[best_a] - a[single[ref_a]]))
+    out.append(
+        Highlight("alignment-optimal", best_a, ref_a, d[best_a] - d[single[ref_a]], a[best_a] - a[single[ref_a]])
+    )
     best_d = int(np.lexsort((-a, -d))[0])
     ref_d = int(np.argmax(d[single]))
-    out.append(Highlight("diversity-optimal", best_d, ref_d, d[best_d] - d[single[ref_d]], a[best_d] - a[single[ref_d]]))
+    out.append(
+        Highlight("diversity-optimal", best_d, ref_d, d[best_d] - d[single[ref_d]], a[best_d] - a[single[ref_d]])
+    )
     dd = d[frontier][:, None] - d[single][None, :]
     da = a[frontier][:, None] - a[single][None, :]
     gain = np.where((dd > 0) & (da > 0), np.minimum(dd, da), -np.inf)

@@ -34,10 +34,10 @@ def subsets(D: np.ndarray, k: int, chunk: int = CHUNK) -> Subsets:
     iu, ju = np.triu_indices(k, 1)
     dp, ds = np.empty(len(members)), np.empty(len(members))
     for start in range(0, len(members), chunk):
-        m = members[start:start + chunk]
+        m = members[start : start + chunk]
         Dm = D[m[:, :, None], m[:, None, :]]
-        dp[start:start + chunk] = Dm[:, iu, ju].mean(axis=1)
-        ds[start:start + chunk] = metrics.mst_weight(Dm) / (k - 1)
+        dp[start : start + chunk] = Dm[:, iu, ju].mean(axis=1)
+        ds[start : start + chunk] = metrics.mst_weight(Dm) / (k - 1)
     return Subsets(k, members, dp, ds)
 
 
@@ -51,8 +51,7 @@ class MaxBySize:
 
 
 def max_by_size(D: np.ndarray, ks: range | None = None) -> MaxBySize:
-    rows = [(k, (s := subsets(D, k)).diversity_p.max(), s.diversity_s.max())
-            for k in (ks or range(2, D.shape[0] + 1))]
+    rows = [(k, (s := subsets(D, k)).diversity_p.max(), s.diversity_s.max()) for k in (ks or range(2, D.shape[0] + 1))]
     k, dp, ds = (np.array(col) for col in zip(*rows))
     return MaxBySize(k, dp, ds)
 

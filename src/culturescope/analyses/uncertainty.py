@@ -52,8 +52,15 @@ def _weighted_scores(X: np.ndarray, mu: np.ndarray, delta: np.ndarray, W: np.nda
         return np.nanmean(align, axis=1), np.nanmean(pair, axis=1), metrics.mst_weight(D) / (N - 1)
 
 
-def bootstrap(samples: np.ndarray, mu: np.ndarray, delta: np.ndarray, human: np.ndarray,
-              replicates: int = 1000, level: float = 0.95, seed: int = 0) -> dict[str, Interval]:
+def bootstrap(
+    samples: np.ndarray,
+    mu: np.ndarray,
+    delta: np.ndarray,
+    human: np.ndarray,
+    replicates: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> dict[str, Interval]:
     """Percentile intervals. ``samples``: (S, N, K) answer matrices (S samples per agent; S = 1
     for one answer each); ``human``: (N, K) majority answers of the same cultures."""
     rng = np.random.default_rng(seed)
@@ -70,6 +77,10 @@ def bootstrap(samples: np.ndarray, mu: np.ndarray, delta: np.ndarray, human: np.
         low, high = np.nanpercentile(reps, [tail, 100 - tail])
         return Interval(point, float(low), float(high))
 
-    return {"alignment": interval(point_a, a), "diversity_p": interval(point_p, dp),
-            "diversity_s": interval(point_s, ds), "gap_p": interval(point_p - human_p, dp - hp),
-            "gap_s": interval(point_s - human_s, ds - hs)}
+    return {
+        "alignment": interval(point_a, a),
+        "diversity_p": interval(point_p, dp),
+        "diversity_s": interval(point_s, ds),
+        "gap_p": interval(point_p - human_p, dp - hp),
+        "gap_s": interval(point_s - human_s, ds - hs),
+    }

@@ -38,16 +38,22 @@ class BackboneSpec:
         ``transformers:PATH`` (a local model directory or GGUF file)."""
         provider, _, rest = text.partition(":")
         if provider not in PROVIDERS:
-            raise CulturescopeError(f"unknown backbone {text!r}; use embedded[:PATH.gguf], "
-                                    "openai:MODEL[@BASE_URL], anthropic:MODEL or transformers:PATH")
+            raise CulturescopeError(
+                f"unknown backbone {text!r}; use embedded[:PATH.gguf], "
+                "openai:MODEL[@BASE_URL], anthropic:MODEL or transformers:PATH"
+            )
         if provider == "transformers":
             if not rest:
                 raise CulturescopeError(f"backbone {text!r} names no model path")
-            return cls(name=Path(rest).stem if Path(rest).suffix == ".gguf" else Path(rest).name,
-                       provider="transformers", model=rest)
+            return cls(
+                name=Path(rest).stem if Path(rest).suffix == ".gguf" else Path(rest).name,
+                provider="transformers",
+                model=rest,
+            )
         if provider == "embedded":
-            return cls(name=Path(rest).stem if rest else "SmolLM2-135M-Instruct", provider="embedded",
-                       model=rest or None)
+            return cls(
+                name=Path(rest).stem if rest else "SmolLM2-135M-Instruct", provider="embedded", model=rest or None
+            )
         model, _, base_url = rest.partition("@")
         if not model:
             raise CulturescopeError(f"backbone {text!r} names no model")
@@ -95,9 +101,19 @@ class BackboneSpec:
         if self.provider == "openai":
             from culturescope.backends.openai_compat import OpenAICompatible
 
-            return OpenAICompatible(self.model, self.base_url, self.api_key_env, concurrency=self.concurrency or 8,
-                                    max_retries=self.max_retries)
+            return OpenAICompatible(
+                self.model,
+                self.base_url,
+                self.api_key_env,
+                concurrency=self.concurrency or 8,
+                max_retries=self.max_retries,
+            )
         from culturescope.backends.anthropic_backend import Anthropic
 
-        return Anthropic(self.model, self.api_key_env or "ANTHROPIC_API_KEY", self.base_url,
-                         concurrency=self.concurrency or 4, max_retries=self.max_retries)
+        return Anthropic(
+            self.model,
+            self.api_key_env or "ANTHROPIC_API_KEY",
+            self.base_url,
+            concurrency=self.concurrency or 4,
+            max_retries=self.max_retries,
+        )

@@ -24,8 +24,16 @@ def to_anthropic(messages: Messages) -> tuple[str | None, list[dict]]:
 class Anthropic:
     supports_probs = False
 
-    def __init__(self, model: str, api_key_env: str = "ANTHROPIC_API_KEY", base_url: str | None = None,
-                 concurrency: int = 4, timeout: float = 120.0, max_retries: int = 6, backoff: float = 1.0):
+    def __init__(
+        self,
+        model: str,
+        api_key_env: str = "ANTHROPIC_API_KEY",
+        base_url: str | None = None,
+        concurrency: int = 4,
+        timeout: float = 120.0,
+        max_retries: int = 6,
+        backoff: float = 1.0,
+    ):
         import anthropic
 
         key = os.environ.get(api_key_env)
@@ -55,10 +63,14 @@ class Anthropic:
                 break
             except (a.RateLimitError, a.InternalServerError, a.APIConnectionError) as exc:
                 if attempt == self.max_retries:
-                    raise BackendError(f"{self.id}: gave up after {attempt + 1} attempts: {exc}".replace(self._secret, "***")) from None
+                    raise BackendError(
+                        f"{self.id}: gave up after {attempt + 1} attempts: {exc}".replace(self._secret, "***")
+                    ) from None
                 await asyncio.sleep(random.uniform(0, min(60.0, self.backoff * 2**attempt)))
             except a.APIStatusError as exc:
-                raise BackendError(f"{self.id}: HTTP {exc.status_code}: {exc.message}".replace(self._secret, "***")) from None
+                raise BackendError(
+                    f"{self.id}: HTTP {exc.status_code}: {exc.message}".replace(self._secret, "***")
+                ) from None
         text = "".join(block.text for block in msg.content if block.type == "text")
         return Completion(text, msg.usage.input_tokens, msg.usage.output_tokens)
 

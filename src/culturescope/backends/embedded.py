@@ -78,12 +78,15 @@ class Embedded:
         llm = self._llm
         cached = llm.input_ids[: llm.n_tokens]
         start = 0
-        while (start + BLOCK < len(tokens) and start + BLOCK <= len(cached)
-               and np.array_equal(cached[start:start + BLOCK], tokens[start:start + BLOCK])):
+        while (
+            start + BLOCK < len(tokens)
+            and start + BLOCK <= len(cached)
+            and np.array_equal(cached[start : start + BLOCK], tokens[start : start + BLOCK])
+        ):
             start += BLOCK
         llm.n_tokens = start
         for pos in range(start, len(tokens), BLOCK):
-            llm.eval(tokens[pos:pos + BLOCK])
+            llm.eval(tokens[pos : pos + BLOCK])
         return self._last_logits()
 
     def _last_logits(self) -> np.ndarray:
@@ -115,9 +118,13 @@ class Embedded:
     def _complete(self, messages: Messages, decoding: Decoding, sample: int) -> Completion:
         self._llm.reset()
         out = self._llm.create_completion(
-            prompt=self._tokens(self.prompt_text(messages)), max_tokens=decoding.max_tokens,
-            temperature=decoding.temperature, top_p=decoding.top_p, seed=decoding.seed + sample,
-            stop=[self._format.eos_token] if self._format.eos_token else None)
+            prompt=self._tokens(self.prompt_text(messages)),
+            max_tokens=decoding.max_tokens,
+            temperature=decoding.temperature,
+            top_p=decoding.top_p,
+            seed=decoding.seed + sample,
+            stop=[self._format.eos_token] if self._format.eos_token else None,
+        )
         usage = out["usage"]
         return Completion(out["choices"][0]["text"], usage["prompt_tokens"], usage["completion_tokens"])
 

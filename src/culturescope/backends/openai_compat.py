@@ -27,9 +27,17 @@ TOP_LOGPROBS = 20
 class OpenAICompatible:
     supports_probs = True
 
-    def __init__(self, model: str, base_url: str | None = None, api_key_env: str | None = None,
-                 concurrency: int = 8, timeout: float = 120.0, max_retries: int = 6,
-                 backoff: float = 1.0, max_backoff: float = 60.0):
+    def __init__(
+        self,
+        model: str,
+        base_url: str | None = None,
+        api_key_env: str | None = None,
+        concurrency: int = 8,
+        timeout: float = 120.0,
+        max_retries: int = 6,
+        backoff: float = 1.0,
+        max_backoff: float = 60.0,
+    ):
         import openai
 
         self.model = model
@@ -65,23 +73,34 @@ class OpenAICompatible:
                 return await self._client.chat.completions.create(model=self.model, **kwargs)
             except (oa.RateLimitError, oa.InternalServerError, oa.APIConnectionError) as exc:
                 if attempt == self.max_retries:
-                    raise BackendError(self._redact(f"{self.id}: gave up after {attempt + 1} attempts: {exc}")) from None
+                    raise BackendError(
+                        self._redact(f"{self.id}: gave up after {attempt + 1} attempts: {exc}")
+                    ) from None
                 wait = self._retry_after(exc) or random.uniform(0, min(self.max_backoff, self.backoff * 2**attempt))
                 await asyncio.sleep(wait)
             except oa.APIStatusError as exc:
                 raise BackendError(self._redact(f"{self.id}: HTTP {exc.status_code}: {exc.message}")) from None
 
     async def chat(self, messages: Messages, decoding: Decoding, sample: int) -> Completion:
-        resp = await self._create(messages=messages, temperature=decoding.temperature, top_p=decoding.top_p,
-                                  max_tokens=decoding.max_tokens, seed=decoding.seed + sample)
+        resp = await self._create(
+            messages=messages,
+            temperature=decoding.temperature,
+            top_p=decoding.top_p,
+            max_tokens=decoding.max_tokens,
+            seed=decoding.seed + sample,
+        )
         usage = resp.usage
-        return Completion(resp.choices[0].message.content or "",
-                          usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0)
+        return Completion(
+            resp.choices[0].message.content or "",
+            usage.prompt_tokens if usage else 0,
+            usage.completion_tokens if usage else 0,
+        )
 
     async def option_probs(self, messages: Messages, prefix: str, n_options: int) -> tuple[np.ndarray | None, str]:
         """(distribution or None when the reply has no readable answer position, reply text)."""
-        resp = await self._create(messages=messages, temperature=0.0, max_tokens=64, logprobs=True,
-                                  top_logprobs=TOP_LOGPROBS, seed=0)
+        resp = await self._create(
+            messages=messages, temperature=0.0, max_tokens=64, logprobs=True, top_logprobs=TOP_LOGPROBS, seed=0
+        )
         choice = resp.choices[0]
         tokens = choice.logprobs.content if choice.logprobs and choice.logprobs.content else []
         return codes_from_logprobs(tokens, prefix, n_options), choice.message.content or ""
@@ -110,7 +129,6 @@ def codes_from_logprobs(tokens, prefix: str, n_options: int) -> np.ndarray | Non
         nxt = {alt.token.strip(): math.exp(alt.logprob) for alt in tokens[i + 1].top_logprobs}
         probs[codes[first] - 1] = p_first * sum(p for t, p in nxt.items() if t.startswith("}"))
         for code in longer:
-            probs[codes[code] - 1] += p_first * sum(p for t, p in nxt.items()
-                                                    if t.rstrip("}") == code[len(first):])
+            probs[codes[code] - 1] += p_first * sum(p for t, p in nxt.items() if t.rstrip("}") == code[len(first) :])
     total = probs.sum()
     return probs / total if total > 0 else None

@@ -24,7 +24,7 @@ class Continuations:
 
     def scored(self, code: int) -> list[int]:
         """The tokens of code ``code`` (0-based) whose log-probabilities are summed."""
-        tail = self.seqs[code][self.shared:]
+        tail = self.seqs[code][self.shared :]
         return tail if self.whole else tail[:1]
 
 

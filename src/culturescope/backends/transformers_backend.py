@@ -62,8 +62,10 @@ class Transformers:
         for j, cont in enumerate(conts):
             codes = range(len(cont.seqs)) if cont.whole else [0]
             rows += [(j, c, cont) for c in codes]
-        seqs = [cont.seqs[c][: cont.shared + len(cont.scored(c))] if cont.whole else cont.seqs[c][: cont.shared]
-                for _, c, cont in rows]
+        seqs = [
+            cont.seqs[c][: cont.shared + len(cont.scored(c))] if cont.whole else cont.seqs[c][: cont.shared]
+            for _, c, cont in rows
+        ]
         width = max(len(s) for s in seqs)
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         ids = self._torch.tensor([s + [pad] * (width - len(s)) for s in seqs])
@@ -73,8 +75,8 @@ class Transformers:
         out = [np.zeros(len(c.seqs)) for c in conts]
         for r, (j, c, cont) in enumerate(rows):
             if cont.whole:
-                lsm = log_softmax(logits[r, cont.shared - 1: len(seqs[r]) - 1])
-                out[j][c] = lsm[np.arange(len(lsm)), seqs[r][cont.shared:]].sum()
+                lsm = log_softmax(logits[r, cont.shared - 1 : len(seqs[r]) - 1])
+                out[j][c] = lsm[np.arange(len(lsm)), seqs[r][cont.shared :]].sum()
             else:
                 lsm = log_softmax(logits[r, cont.shared - 1])
                 out[j][:] = [lsm[cont.seqs[k][cont.shared]] for k in range(len(cont.seqs))]
@@ -83,7 +85,7 @@ class Transformers:
     async def _run_queue(self) -> None:
         await asyncio.sleep(0)  # let every concurrent caller enqueue first
         while self._queue:
-            batch, self._queue = self._queue[: self.batch_size], self._queue[self.batch_size:]
+            batch, self._queue = self._queue[: self.batch_size], self._queue[self.batch_size :]
             results = await asyncio.to_thread(self._locked, self.score_batch, [(m, p, n) for m, p, n, _ in batch])
             for (*_, future), probs in zip(batch, results):
                 future.set_result(probs)
@@ -102,10 +104,15 @@ class Transformers:
         torch.manual_seed(decoding.seed + sample)
         with torch.no_grad():
             out = self.model.generate(
-                input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=decoding.max_tokens,
-                do_sample=decoding.temperature > 0, temperature=decoding.temperature or None,
-                top_p=decoding.top_p, pad_token_id=self.tokenizer.eos_token_id)
-        new = out[0, ids.shape[1]:]
+                input_ids=ids,
+                attention_mask=torch.ones_like(ids),
+                max_new_tokens=decoding.max_tokens,
+                do_sample=decoding.temperature > 0,
+                temperature=decoding.temperature or None,
+                top_p=decoding.top_p,
+                pad_token_id=self.tokenizer.eos_token_id,
+            )
+        new = out[0, ids.shape[1] :]
         return Completion(self.tokenizer.decode(new, skip_special_tokens=True), ids.shape[1], len(new))
 
     def _locked(self, fn, *args):

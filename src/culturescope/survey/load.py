@@ -62,8 +62,15 @@ def load_items(path: str | Path) -> tuple[Item, ...]:
     path = Path(path)
     if path.suffix.lower() == ".csv":
         records = [
-            (f"row {n}", {"Q_id": r["Q_id"], "question": r["question"], "dimension": r.get("dimension") or None,
-                          "option": [o.strip() for o in (r["options"] or "").split("|") if o.strip()]})
+            (
+                f"row {n}",
+                {
+                    "Q_id": r["Q_id"],
+                    "question": r["question"],
+                    "dimension": r.get("dimension") or None,
+                    "option": [o.strip() for o in (r["options"] or "").split("|") if o.strip()],
+                },
+            )
             for n, r in _read_csv(path, ["Q_id", "question", "options"])
         ]
     else:
@@ -107,8 +114,14 @@ def load_cultures(path: str | Path) -> tuple[Culture, ...]:
             raise _fail(path, where, "expected an object with code, country, culture")
         code = _text(path, where, rec.get("code"), "code").strip().upper()
         continent = rec.get("continent") or None
-        cultures.append(Culture(code, _text(path, where, rec.get("country"), "country"),
-                                _text(path, where, rec.get("culture"), "culture"), continent))
+        cultures.append(
+            Culture(
+                code,
+                _text(path, where, rec.get("country"), "country"),
+                _text(path, where, rec.get("culture"), "culture"),
+                continent,
+            )
+        )
     codes = [c.code for c in cultures]
     dupes = sorted({c for c in codes if codes.count(c) > 1})
     if dupes:
@@ -160,8 +173,9 @@ def load_reference(path: str | Path, items: tuple[Item, ...]) -> dict[str, dict[
     return shares
 
 
-def load_survey(items: str | Path, reference: str | Path, cultures: str | Path | None = None,
-                name: str | None = None) -> Survey:
+def load_survey(
+    items: str | Path, reference: str | Path, cultures: str | Path | None = None, name: str | None = None
+) -> Survey:
     """Load a user survey. Without a cultures file, the shipped WVS-7 country table is used."""
     from culturescope.survey.wvs7 import wvs7
 
@@ -175,5 +189,4 @@ def load_survey(items: str | Path, reference: str | Path, cultures: str | Path |
             f"{reference}: countries {', '.join(unknown)} have no entry in the cultures table"
             + ("" if cultures else "; pass a cultures file")
         )
-    return Survey(name or Path(items).stem, item_list,
-                  tuple(c for c in culture_list if c.code in shares), shares)
+    return Survey(name or Path(items).stem, item_list, tuple(c for c in culture_list if c.code in shares), shares)

@@ -29,8 +29,12 @@ def wvs7() -> Survey:
         for qid in section["items"]
     }
     items = tuple(replace(it, dimension=dimension_of.get(it.id)) for it in load_items(root / "wvs.json"))
-    return Survey("wvs7", items, load_cultures(root / "countries.json"),
-                  load_reference(root / "proportions_group_by_country.json", items))
+    return Survey(
+        "wvs7",
+        items,
+        load_cultures(root / "countries.json"),
+        load_reference(root / "proportions_group_by_country.json", items),
+    )
 
 
 @cache

@@ -20,8 +20,10 @@ def prompts(paper: str = "beyond_alignment") -> dict[str, str]:
 def persona_messages(culture: Culture, item: Item) -> Messages:
     """Appendix A.1: the persona system prompt and the item with the \\boxed{number} format."""
     p = prompts()
-    return [{"role": "system", "content": p["system"].format(country=culture.country, culture=culture.culture)},
-            {"role": "user", "content": p["user"].format(question=item.question)}]
+    return [
+        {"role": "system", "content": p["system"].format(country=culture.country, culture=culture.culture)},
+        {"role": "user", "content": p["user"].format(question=item.question)},
+    ]
 
 
 def answer_prefix() -> str:

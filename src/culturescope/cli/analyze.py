@@ -1,0 +1,253 @@
+"""The system-level analyses and the report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+
+from culturescope import metrics
+from culturescope.analyses.landscape import landscape
+from culturescope.analyses.mixed import mixed_backbones
+from culturescope.analyses.subsets import AgentCount, max_by_size, subsets
+from culturescope.analyses.uncertainty import bootstrap
+from culturescope.cli.common import (
+    CulturesFileOpt,
+    CulturesOpt,
+    ItemsOpt,
+    JsonOpt,
+    Mode,
+    ModeOpt,
+    PerItemOpt,
+    ReferenceOpt,
+    RunsArg,
+    analyze_app,
+    app,
+    chosen_systems,
+    culture_distances,
+    emit,
+    load_survey_options,
+    out,
+    systems_of,
+)
+from culturescope.errors import CulturescopeError
+
+
+@analyze_app.command("landscape")
+def analyze_landscape(
+    runs: RunsArg,
+    per_item: PerItemOpt = None,
+    cultures: CulturesOpt = None,
+    mode: ModeOpt = Mode.faithful,
+    json_: JsonOpt = False,
+    items: ItemsOpt = None,
+    reference: ReferenceOpt = None,
+    cultures_file: CulturesFileOpt = None,
+) -> None:
+    """Alignment vs Diversity_P and Diversity_S across single-backbone systems, with Pearson r (§5.1);
+    with --per-item, each question's (D_q, A_q) for the chosen systems."""
+    survey = load_survey_options(items, reference, cultures_file)
+    _, chosen, systems = systems_of(runs, cultures, mode.value, survey)
+    mu = survey.majority_matrix(chosen, mode.value)
+    if per_item:
+        names = chosen_systems(per_item, systems)
+        rows = [
+            {
+                "item": it.id,
+                **{
+                    f"{n} {q}": float(v[k])
+                    for n in names
+                    for q, v in (
+                        ("D_q", metrics.per_item_diversity(systems[n][0], survey.deltas)),
+                        ("A_q", metrics.per_item_alignment(systems[n][0], mu, survey.deltas)),
+                    )
+                },
+            }
+            for k, it in enumerate(survey.items)
+        ]
+        emit(rows, "Per-question diversity D_q and alignment A_q (in [0, 1])", json_)
+        return
+    land = landscape(systems, mu, survey.deltas)
+    rows = [
+        {"system": label, "alignment": 100 * a, "diversity_p": 100 * p, "diversity_s": 100 * q}
+        for label, a, p, q in zip(land.labels, land.alignment, land.diversity_p, land.diversity_s)
+    ]
+    notes = (
+        [f"Pearson r (Diversity_{w.upper()}, Alignment) = {land.pearson(w):+.3f}" for w in ("p", "s")]
+        if len(rows) >= 3
+        else ["Pearson r needs at least 3 systems"]
+    )
+    emit(rows, f"Diversity–alignment landscape (×100), cultures {','.join(chosen)}", json_, notes)
+
+
+@analyze_app.command("mixed")
+def analyze_mixed(
+    runs: RunsArg,
+    cultures: CulturesOpt = None,
+    mode: ModeOpt = Mode.faithful,
+    json_: JsonOpt = False,
+    items: ItemsOpt = None,
+    reference: ReferenceOpt = None,
+    cultures_file: CulturesFileOpt = None,
+) -> None:
+    """Every assignment of the runs' backbones to the culture slots: frontiers and highlights (§5.2)."""
+    survey = load_survey_options(items, reference, cultures_file)
+    _, chosen, systems = systems_of(runs, cultures, mode.value, survey)
+    if len(systems) < 2:
+        raise CulturescopeError("the mixed analysis needs at least two systems (backbones or answer modes)")
+    X = np.stack([s[0] for s in systems.values()])
+    result = mixed_backbones(X, survey.majority_matrix(chosen, mode.value), survey.deltas, list(systems), chosen)
+    single = result.single
+    rows = [
+        {
+            "configuration": h.name,
+            "assignment": " ".join(f"{c}:{b}" for c, b in zip(chosen, result.assignment(h.config))),
+            "diversity_p": 100 * result.diversity_p[h.config],
+            "alignment": 100 * result.alignment[h.config],
+            "reference": result.backbones[h.reference],
+            "ΔD": 100 * h.delta_d,
+            "ΔA": 100 * h.delta_a,
+        }
+        for h in result.highlights
+    ]
+    notes = [
+        f"{len(result.diversity_p):,} assignments; mixed frontier {len(result.frontier)} points, "
+        f"single-backbone frontier {len(result.single_frontier)} of {len(single)} systems",
+        f"best single-backbone: Alignment {100 * result.alignment[single].max():.2f}, "
+        f"Diversity_P {100 * result.diversity_p[single].max():.2f}",
+    ]
+    emit(rows, "Mixed backbones: highlighted configurations (×100)", json_, notes)
+
+
+@analyze_app.command("subsets")
+def analyze_subsets(
+    runs: RunsArg,
+    system: Annotated[str, typer.Option(help="The system (backbone) to analyze.")],
+    k: Annotated[int, typer.Option(help="Subset size.")] = 5,
+    top: Annotated[int, typer.Option(help="Rows to show.")] = 10,
+    cultures: CulturesOpt = None,
+    mode: ModeOpt = Mode.faithful,
+    json_: JsonOpt = False,
+    items: ItemsOpt = None,
+    reference: ReferenceOpt = None,
+    cultures_file: CulturesFileOpt = None,
+) -> None:
+    """Diversity of every k-culture subset for one system, beside the human reference (§5.3, Fig. 3a)."""
+    chosen, D_system, D_human = culture_distances(
+        runs, system, cultures, mode.value, load_survey_options(items, reference, cultures_file)
+    )
+    if not 2 <= k <= len(chosen):
+        raise CulturescopeError(f"k must be between 2 and {len(chosen)} (the number of cultures)")
+    res, hum = subsets(D_system, k), subsets(D_human, k)
+    order = np.argsort(-res.diversity_p)[:top]
+    rows = [
+        {
+            "cultures": ",".join(chosen[i] for i in res.members[m]),
+            "diversity_p": 100 * res.diversity_p[m],
+            "diversity_s": 100 * res.diversity_s[m],
+            "human_p": 100 * hum.diversity_p[m],
+        }
+        for m in order
+    ]
+    q = np.percentile(100 * res.diversity_p, [0, 50, 100])
+    notes = [
+        f"{len(res.members):,} subsets; Diversity_P min {q[0]:.2f}, median {q[1]:.2f}, max {q[2]:.2f} "
+        f"(human max {100 * hum.diversity_p.max():.2f})"
+    ]
+    emit(rows, f"Most diverse {k}-culture subsets of {system} (×100)", json_, notes)
+
+
+@analyze_app.command("agents")
+def analyze_agents(
+    runs: RunsArg,
+    system: Annotated[str, typer.Option(help="The system (backbone) to analyze.")],
+    cultures: CulturesOpt = None,
+    mode: ModeOpt = Mode.faithful,
+    json_: JsonOpt = False,
+    items: ItemsOpt = None,
+    reference: ReferenceOpt = None,
+    cultures_file: CulturesFileOpt = None,
+) -> None:
+    """Maximum diversity over all k-subsets for k = 2..C, system vs human, and the relative gap (Fig. 3b)."""
+    _, D_system, D_human = culture_distances(
+        runs, system, cultures, mode.value, load_survey_options(items, reference, cultures_file)
+    )
+    ac = AgentCount(max_by_size(D_system), max_by_size(D_human))
+    rows = [
+        {
+            "k": int(k),
+            "system_p": 100 * sp,
+            "human_p": 100 * hp,
+            "gap_p_%": 100 * gp,
+            "system_s": 100 * ss,
+            "human_s": 100 * hs,
+            "gap_s_%": 100 * gs,
+        }
+        for k, sp, hp, gp, ss, hs, gs in zip(
+            ac.k,
+            ac.system.diversity_p,
+            ac.human.diversity_p,
+            ac.gap_p,
+            ac.system.diversity_s,
+            ac.human.diversity_s,
+            ac.gap_s,
+        )
+    ]
+    emit(rows, f"Agent count: maximum diversity over all k-subsets, {system} vs human (×100)", json_)
+
+
+@analyze_app.command("bootstrap")
+def analyze_bootstrap(
+    runs: RunsArg,
+    replicates: Annotated[int, typer.Option(help="Bootstrap replicates.")] = 1000,
+    level: Annotated[float, typer.Option(help="Confidence level.")] = 0.95,
+    seed: Annotated[int, typer.Option()] = 0,
+    cultures: CulturesOpt = None,
+    mode: ModeOpt = Mode.faithful,
+    json_: JsonOpt = False,
+    items: ItemsOpt = None,
+    reference: ReferenceOpt = None,
+    cultures_file: CulturesFileOpt = None,
+) -> None:
+    """Confidence intervals over items (and samples) for Alignment, both diversities and the human gaps."""
+    survey = load_survey_options(items, reference, cultures_file)
+    _, chosen, systems = systems_of(runs, cultures, mode.value, survey)
+    mu = survey.majority_matrix(chosen, mode.value)
+    rows = []
+    for label, X in systems.items():
+        for metric, i in bootstrap(X, mu, survey.deltas, mu, replicates, level, seed).items():
+            rows.append(
+                {
+                    "system": label,
+                    "metric": metric,
+                    "estimate": 100 * i.estimate,
+                    "low": 100 * i.low,
+                    "high": 100 * i.high,
+                }
+            )
+    emit(rows, f"{100 * level:.0f}% bootstrap intervals over items, {replicates} replicates (×100)", json_)
+
+
+@app.command()
+def report(
+    runs: RunsArg,
+    output: Annotated[Path, typer.Option("-o", "--output", help="The HTML file to write.")] = Path("report.html"),
+    per_item: PerItemOpt = None,
+    cultures: CulturesOpt = None,
+    mode: ModeOpt = Mode.faithful,
+    replicates: Annotated[int, typer.Option(help="Bootstrap replicates for the intervals.")] = 1000,
+    items: ItemsOpt = None,
+    reference: ReferenceOpt = None,
+    cultures_file: CulturesFileOpt = None,
+) -> None:
+    """One self-contained HTML file: scores with intervals, the paper's figures, parse failures, manifests."""
+    from culturescope.report import write_report
+
+    survey = load_survey_options(items, reference, cultures_file)
+    opened, chosen, systems = systems_of(runs, cultures, mode.value, survey)
+    path = write_report(
+        opened, survey, chosen, output, mode.value, replicates, chosen_systems(per_item, systems) if per_item else None
+    )
+    out.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)", highlight=False)

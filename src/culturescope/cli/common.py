@@ -1,0 +1,190 @@
+"""What every command shares: the apps, options, survey loading, output."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from culturescope import metrics
+from culturescope.analyses.landscape import system_answers
+from culturescope.errors import CulturescopeError
+from culturescope.evaluate import SystemScore
+from culturescope.store import Run
+from culturescope.survey import Survey, load_survey, wvs7
+
+app = typer.Typer(
+    help="Score LLM agents' answers to value surveys against the human answers of each "
+    "country (alignment) and against each other (diversity). Start with: culturescope evaluate",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+survey_app = typer.Typer(help="Explore the survey: items, options, human answers.", no_args_is_help=True)
+app.add_typer(survey_app, name="survey")
+analyze_app = typer.Typer(
+    help="System-level analyses of the Beyond-Alignment paper (§5) over runs.", no_args_is_help=True
+)
+app.add_typer(analyze_app, name="analyze")
+out = Console(width=None if sys.stdout.isatty() else 120)  # piped output: wide enough for every column
+
+
+class Mode(str, Enum):
+    faithful = "faithful"
+    strict = "strict"
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+ItemsOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--items", help="Your own survey items (JSON or CSV); default: the shipped WVS-7.", rich_help_panel="Survey"
+    ),
+]
+ReferenceOpt = Annotated[
+    Optional[Path],
+    typer.Option("--reference", help="Human answer shares for --items (JSON or CSV).", rich_help_panel="Survey"),
+]
+CulturesFileOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--cultures-file", help="Culture table for --items (default: the WVS-7 countries).", rich_help_panel="Survey"
+    ),
+]
+ModeOpt = Annotated[
+    Mode,
+    typer.Option(
+        help="faithful: read the human data as the paper's reference code does; strict: fix its quirks "
+        "(0-based codes, ties, out-of-range answers). See docs/data.md."
+    ),
+]
+
+
+def load_survey_options(items: Path | None, reference: Path | None, cultures_file: Path | None) -> Survey:
+    if items is None and reference is None:
+        return wvs7()
+    if items is None or reference is None:
+        raise CulturescopeError("--items and --reference go together")
+    return load_survey(items, reference, cultures_file)
+
+
+def _fmt(x: float | None) -> str:
+    return "—" if x is None else f"{x:.2f}"
+
+
+def print_scores(scores: list[SystemScore], human: SystemScore, fmt: Format, mode: str) -> None:
+    rows = [s.as_row() for s in scores] + [human.as_row()]
+    if fmt is Format.json:
+        print(
+            json.dumps(
+                {"mode": mode, "cultures": list(human.answered), "systems": rows[:-1], "human_reference": rows[-1]},
+                indent=2,
+            )
+        )
+        return
+    if fmt is Format.csv:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+        print(buf.getvalue(), end="")
+        return
+    systems = ", ".join(sorted({s.system for s in scores})) or "none"
+    table = Table(title=f"Alignment and diversity (×100; systems: {systems}; data read: {mode})")
+    for col in ("backbone", "answers", "samples", "Alignment", "Diversity_P", "Diversity_S"):
+        table.add_column(col, justify="left" if col in ("backbone", "answers") else "right")
+    for s, row in zip(scores + [human], rows):
+        table.add_row(
+            s.label,
+            s.mode,
+            str(s.samples),
+            _fmt(row["alignment"]),
+            _fmt(row["diversity_p"]),
+            _fmt(row["diversity_s"]),
+            style="bold" if s is human else None,
+        )
+    out.print(table)
+    counts = Table(title="answers scored / responses, per culture")
+    counts.add_column("backbone")
+    counts.add_column("answers")
+    for c in human.answered:
+        counts.add_column(c, justify="right")
+    for s in scores + [human]:
+        counts.add_row(s.label, s.mode, *(f"{s.answered[c]}/{s.responses[c]}" for c in s.answered))
+    out.print(counts)
+
+
+RunsArg = Annotated[list[Path], typer.Argument(help="One or more run directories.")]
+CulturesOpt = Annotated[
+    Optional[str], typer.Option(help="Comma-separated culture codes (default: the cultures every system answered).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def systems_of(runs: list[Path], cultures: str | None, mode: str, survey: Survey):
+    """The runs, their cultures and their single-backbone systems' answer arrays."""
+    opened = [Run.open(r) for r in runs]
+    responses = pd.concat([r.responses() for r in opened], ignore_index=True)
+    if responses.empty:
+        raise CulturescopeError("the runs hold no responses")
+    common = set.intersection(*(set(g["culture"]) for _, g in responses.groupby(["backbone", "mode"])))
+    chosen = survey.resolve_cultures(cultures, sorted(common))
+    systems, empty = system_answers(responses, survey, chosen, mode)
+    if empty:
+        Console(stderr=True, soft_wrap=True).print(escape(f"left out, no answer could be scored: {', '.join(empty)}"))
+    return opened, chosen, systems
+
+
+def emit(rows: list[dict], title: str, as_json: bool, notes: list[str] = ()) -> None:
+    if as_json:  # undefined values (NaN) become null: JSON has no NaN
+        clean = [{k: None if isinstance(v, float) and v != v else v for k, v in row.items()} for row in rows]
+        print(json.dumps({"title": title, "rows": clean, "notes": list(notes)}, indent=2))
+        return
+    table = Table(title=title)
+    for col in rows[0]:
+        table.add_column(col, justify="right" if isinstance(rows[0][col], (int, float)) else "left")
+    for row in rows:
+        table.add_row(*(f"{v:.2f}" if isinstance(v, float) else escape(str(v)) for v in row.values()))
+    out.print(table)
+    for note in notes:
+        out.print(escape(note), highlight=False)
+
+
+PerItemOpt = Annotated[
+    Optional[str],
+    typer.Option("--per-item", help="Comma-separated systems whose per-question (D_q, A_q) to show (Fig. 1 right)."),
+]
+
+
+def chosen_systems(names: str, systems: dict) -> list[str]:
+    chosen = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in chosen if n not in systems]
+    if unknown:
+        raise CulturescopeError(f"no system {unknown[0]!r}; the runs have: {', '.join(systems)}")
+    return chosen
+
+
+def culture_distances(runs: list[Path], system: str, cultures: str | None, mode: str, survey: Survey):
+    """The cultures, and the distances between one system's culture agents and between the humans'."""
+    _, chosen, systems = systems_of(runs, cultures, mode, survey)
+    (name,) = chosen_systems(system, systems)
+    return (
+        chosen,
+        metrics.pairwise_distances(systems[name][0], survey.deltas),
+        metrics.pairwise_distances(survey.majority_matrix(chosen, mode), survey.deltas),
+    )

@@ -1,0 +1,265 @@
+"""Commands that make and score runs, and explore the survey."""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from culturescope.backends import BackboneSpec
+from culturescope.cache import RequestCache
+from culturescope.cli.common import (
+    CulturesFileOpt,
+    Format,
+    ItemsOpt,
+    Mode,
+    ModeOpt,
+    ReferenceOpt,
+    app,
+    load_survey_options,
+    out,
+    print_scores,
+    survey_app,
+)
+from culturescope.errors import CulturescopeError
+from culturescope.evaluate import SystemScore, evaluate_responses, human_reference, status_counts
+from culturescope.experiment import Experiment, execute, load_experiment
+from culturescope.importers import import_reference_outputs
+from culturescope.store import Run
+from culturescope.survey import PAPER_CULTURES
+
+
+@app.command()
+def evaluate(
+    run: Annotated[
+        Optional[Path], typer.Argument(help="A run directory; omit it to score the human reference only.")
+    ] = None,
+    cultures: Annotated[
+        Optional[str],
+        typer.Option(help="Comma-separated culture codes (default: the run's cultures, or BRA,CHN,MEX,NGA,NZL)."),
+    ] = None,
+    format: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+    mode: ModeOpt = Mode.faithful,
+    round: Annotated[int, typer.Option(help="Interaction round to score (0 = static answers).")] = 0,
+    items: ItemsOpt = None,
+    reference: ReferenceOpt = None,
+    cultures_file: CulturesFileOpt = None,
+) -> None:
+    """Alignment (eq. 2), Diversity_P (eq. 4) and Diversity_S (eq. 5) per backbone, beside humans.
+
+    The human reference scores each culture's majority answers as an agent, on the same cultures.
+
+    Example: culturescope evaluate runs/imported --cultures BRA,CHN,MEX,NGA,NZL
+    """
+    survey = load_survey_options(items, reference, cultures_file)
+    scores: list[SystemScore] = []
+    if run is not None:
+        responses = Run.open(run).responses()
+        if responses.empty:
+            raise CulturescopeError(f"{run} has no responses yet")
+        chosen = survey.resolve_cultures(cultures, sorted(responses["culture"].unique()))
+        scores = evaluate_responses(responses, survey, chosen, mode.value, round)
+    else:
+        chosen = survey.resolve_cultures(cultures, PAPER_CULTURES)
+    print_scores(scores, human_reference(survey, chosen, mode.value), format, mode.value)
+
+
+@app.command()
+def run(
+    backbone: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--backbone",
+            "-b",
+            help="Repeatable. embedded (default; no network, no key), embedded:PATH.gguf, "
+            "openai:MODEL (key in OPENAI_API_KEY), openai:MODEL@http://127.0.0.1:8000/v1 (a local server), "
+            "anthropic:MODEL (key in ANTHROPIC_API_KEY).",
+        ),
+    ] = None,
+    config: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="YAML experiment file (backbones with provider/model/"
+            "base_url/api_key_env/decoding; see docs/backends.md)."
+        ),
+    ] = None,
+    cultures: Annotated[
+        Optional[str], typer.Option(help="Comma-separated culture codes (default: BRA,CHN,MEX,NGA,NZL).")
+    ] = None,
+    mode: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Answer modes, comma-separated: sample (text, parsed \\boxed{n}) "
+            "and/or probs (option distribution, answer = argmax) (default: sample)."
+        ),
+    ] = None,
+    samples: Annotated[Optional[int], typer.Option(help="Samples per agent and item (default: 1).")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="Only the first N items, for a quick look.")] = None,
+    out: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="Run directory (default: runs/<backbone>-<hash of the experiment>). "
+            "Running the same command again resumes it."
+        ),
+    ] = None,
+    cache: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="Request cache (SQLite) [default: ~/.cache/culturescope/requests.sqlite or $CULTURESCOPE_CACHE]."
+        ),
+    ] = None,
+    temperature: Annotated[
+        Optional[float], typer.Option(help="Override: sampling temperature (paper: 1.0 API models, 0.6 open models).")
+    ] = None,
+    max_tokens: Annotated[
+        Optional[int], typer.Option(help="Override: new tokens per answer (default 512; 64 for the embedded model).")
+    ] = None,
+    seed: Annotated[
+        Optional[int], typer.Option(help="Override: base seed; sample s uses seed + s (default 0).")
+    ] = None,
+    format: Annotated[Format, typer.Option("--format", help="Format of the final table.")] = Format.table,
+    items: ItemsOpt = None,
+    reference: ReferenceOpt = None,
+    cultures_file: CulturesFileOpt = None,
+) -> None:
+    """Agents of each culture answer every survey item (paper prompt, Appendix A.1); then the scores.
+
+    Examples:
+
+      culturescope run --mode sample,probs                 # embedded model, 5 cultures × 223 items
+
+      culturescope run -b openai:gpt-4o-mini --limit 20    # a hosted model, first 20 items
+
+      culturescope run --config experiment.yaml
+    """
+    survey = load_survey_options(items, reference, cultures_file)
+    settings = load_experiment(config) if config else {}
+    specs = settings.get("backbones") or [BackboneSpec.parse(b) for b in (backbone or ["embedded"])]
+    if config and backbone:
+        specs += [BackboneSpec.parse(b) for b in backbone]
+    overrides = {
+        k: v for k, v in {"temperature": temperature, "max_tokens": max_tokens, "seed": seed}.items() if v is not None
+    }
+    specs = [replace(s, **overrides) for s in specs]
+    experiment = Experiment(
+        backbones=specs,
+        cultures=survey.resolve_cultures(cultures or settings.get("cultures"), PAPER_CULTURES),
+        modes=[m.strip() for m in mode.split(",")] if mode else settings.get("modes", ["sample"]),
+        samples=samples or settings.get("samples", 1),
+        limit=limit or settings.get("limit"),
+    )
+    out = out or experiment.default_dir(survey)
+    err = Console(stderr=True, soft_wrap=True)  # never break a path across lines
+    err.print(f"run directory: {out}", highlight=False)
+    try:
+        result = execute(experiment, survey, out, RequestCache(cache), err)
+    except KeyboardInterrupt:
+        err.print(f"stopped. Every response so far is kept in {out}; run the same command again to resume.")
+        raise typer.Exit(130) from None
+    responses = result.responses()
+    print_scores(
+        evaluate_responses(responses, survey, experiment.cultures),
+        human_reference(survey, experiment.cultures),
+        format,
+        "faithful",
+    )
+    if format is Format.table:
+        failures = status_counts(responses)
+        failed = [c for c in failures.columns if c not in ("backbone", "mode", "culture", "ok", "out_of_range")]
+        if failed:
+            totals = failures.groupby(["backbone", "mode"])[failed].sum()
+            for (name, answer_mode), row in totals.iterrows():
+                if row.sum():
+                    out_str = ", ".join(f"{k} {v}" for k, v in row.items() if v)
+                    err.print(
+                        escape(f"unparsed answers, {name} [{answer_mode}]: {out_str} (raw text kept in {out})"),
+                        highlight=False,
+                    )
+
+
+@app.command("import")
+def import_(
+    source: Annotated[Path, typer.Argument(help="Directory of {model}_{CULTURE}_system.jsonl files.")],
+    dest: Annotated[Path, typer.Argument(help="New run directory to create.")],
+    skip_bad_lines: Annotated[
+        bool, typer.Option(help="Import the good lines and list the bad ones, instead of stopping.")
+    ] = False,
+    items: ItemsOpt = None,
+    reference: ReferenceOpt = None,
+    cultures_file: CulturesFileOpt = None,
+) -> None:
+    """Import the outputs of the Beyond-Alignment reference implementation into a run.
+
+    Backbone = {model}, culture = {CULTURE}; each line's raw 'response' is kept and parsed
+    (\\boxed{n}). Then score it with: culturescope evaluate DEST
+    """
+    survey = load_survey_options(items, reference, cultures_file)
+    run, report = import_reference_outputs(source, dest, survey, skip_bad_lines)
+    statuses = ", ".join(f"{k} {v}" for k, v in sorted(report.statuses.items()))
+    out.print(f"imported {report.responses} responses from {report.files} files into {run.path} ({statuses})")
+    for line in report.bad_lines:
+        out.print(f"[yellow]skipped[/] {line}", highlight=False)
+
+
+@survey_app.command("show")
+def survey_show(
+    item: Annotated[Optional[str], typer.Argument(help="An item id (e.g. Q119) to show in full.")] = None,
+    country: Annotated[Optional[str], typer.Option(help="With ITEM: show only this country's answer shares.")] = None,
+    mode: ModeOpt = Mode.faithful,
+    items: ItemsOpt = None,
+    reference: ReferenceOpt = None,
+    cultures_file: CulturesFileOpt = None,
+) -> None:
+    """List the items, or show one item with its options and every country's answers."""
+    survey = load_survey_options(items, reference, cultures_file)
+    if item is None:
+        table = Table(title=f"{survey.name}: {len(survey.items)} items")
+        for col in ("item", "options", "dimension", "question"):
+            table.add_column(col)
+        for it in survey.items:
+            table.add_row(
+                it.id,
+                str(len(it.options)),
+                it.dimension or "",
+                textwrap.shorten(it.question.split(" Choose only one")[0], 70),
+            )
+        out.print(table)
+        return
+    it = survey.items[survey.item_index(item)]
+    out.print(f"[bold]{it.id}[/] ({it.dimension or 'no dimension'}, Δ = {it.delta})\n{it.question}", highlight=False)
+    out.print("options: " + "  ".join(f"{c}. {label}" for c, label in enumerate(it.options, 1)) + "\n", highlight=False)
+    codes = list(range(1, len(it.options) + 1))
+    table = Table(title="human answer shares (%) and majority")
+    table.add_column("country")
+    for code in codes:
+        table.add_column(str(code), justify="right")
+    countries = [survey.culture(country.upper()).code] if country else [c.code for c in survey.cultures]
+    extra = sorted({k for c in countries for k in survey.human_shares(c, it.id, mode.value)} - set(codes))
+    for code in extra:
+        table.add_column(f"code {code}", justify="right", style="yellow")
+    table.add_column("majority", justify="right")
+    for c in countries:
+        dist = survey.human_shares(c, it.id, mode.value)
+        cells = [f"{100 * dist[k]:.1f}" if k in dist else "" for k in codes + extra]
+        majority = survey.majority(c, it.id, mode.value)
+        table.add_row(c, *cells, "no data" if majority is None else str(majority))
+    out.print(table)
+
+
+@app.command()
+def cultures(items: ItemsOpt = None, reference: ReferenceOpt = None, cultures_file: CulturesFileOpt = None) -> None:
+    """List the cultures with human answers: code, country, culture adjective, continent."""
+    survey = load_survey_options(items, reference, cultures_file)
+    table = Table(title=f"{survey.name}: {len(survey.cultures)} cultures")
+    for col in ("code", "country", "culture", "continent", "items with human data"):
+        table.add_column(col)
+    for c in survey.cultures:
+        n = sum(1 for it in survey.items if survey.shares.get(c.code, {}).get(it.id))
+        table.add_row(c.code, c.country, c.culture, c.continent or "", f"{n}/{len(survey.items)}")
+    out.print(table)
