@@ -230,7 +230,7 @@ def analyze_bootstrap(
     emit(rows, f"{100 * level:.0f}% bootstrap intervals over items, {replicates} replicates (×100)", json_)
 
 
-@app.command()
+@app.command(rich_help_panel="Analyses")
 def report(
     runs: RunsArg,
     output: Annotated[Path, typer.Option("-o", "--output", help="The HTML file to write.")] = Path("report.html"),

@@ -25,17 +25,17 @@ from culturescope.survey import Survey, load_survey, wvs7
 
 app = typer.Typer(
     help="Score LLM agents' answers to value surveys against the human answers of each "
-    "country (alignment) and against each other (diversity). Start with: culturescope evaluate",
+    "country (alignment) and against each other (diversity). Start with: culturescope run --limit 5",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 survey_app = typer.Typer(help="Explore the survey: items, options, human answers.", no_args_is_help=True)
-app.add_typer(survey_app, name="survey")
+app.add_typer(survey_app, name="survey", rich_help_panel="Survey data")
 analyze_app = typer.Typer(
     help="System-level analyses of the Beyond-Alignment paper (§5) over runs.", no_args_is_help=True
 )
-app.add_typer(analyze_app, name="analyze")
+app.add_typer(analyze_app, name="analyze", rich_help_panel="Analyses")
 out = Console(width=None if sys.stdout.isatty() else 120)  # piped output: wide enough for every column
 
 

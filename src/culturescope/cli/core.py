@@ -35,7 +35,7 @@ from culturescope.store import Run
 from culturescope.survey import PAPER_CULTURES
 
 
-@app.command()
+@app.command(rich_help_panel="Runs")
 def evaluate(
     run: Annotated[
         Optional[Path], typer.Argument(help="A run directory; omit it to score the human reference only.")
@@ -70,7 +70,7 @@ def evaluate(
     print_scores(scores, human_reference(survey, chosen, mode.value), format, mode.value)
 
 
-@app.command()
+@app.command(rich_help_panel="Runs")
 def run(
     backbone: Annotated[
         Optional[list[str]],
@@ -183,7 +183,7 @@ def run(
                     )
 
 
-@app.command("import")
+@app.command("import", rich_help_panel="Runs")
 def import_(
     source: Annotated[Path, typer.Argument(help="Directory of {model}_{CULTURE}_system.jsonl files.")],
     dest: Annotated[Path, typer.Argument(help="New run directory to create.")],
@@ -252,7 +252,7 @@ def survey_show(
     out.print(table)
 
 
-@app.command()
+@app.command(rich_help_panel="Survey data")
 def cultures(items: ItemsOpt = None, reference: ReferenceOpt = None, cultures_file: CulturesFileOpt = None) -> None:
     """List the cultures with human answers: code, country, culture adjective, continent."""
     survey = load_survey_options(items, reference, cultures_file)
