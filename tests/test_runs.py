@@ -11,6 +11,7 @@ import time
 import pytest
 
 from culturescope.backends.embedded import default_model_path
+from culturescope.cache import RequestCache
 from culturescope.store import Run
 from servers import LlamaServer, ScriptedServer, chat_completion, free_port
 
@@ -86,6 +87,7 @@ def test_cache_answers_a_rerun_into_a_new_run(tmp_path):
     assert one.returncode == two.returncode == 0
     ta, tb = (Run.open(tmp_path / d).responses().sort_values("item") for d in "ab")
     assert list(ta["raw"]) == list(tb["raw"])  # same requests: served from the cache, identical
+    assert len(RequestCache(tmp_path / "cache.sqlite")) == 3  # one entry per request, none twice
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])

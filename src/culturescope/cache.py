@@ -43,6 +43,3 @@ class RequestCache:
 
     def __len__(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM requests").fetchone()[0]
-
-    def close(self) -> None:
-        self._db.close()

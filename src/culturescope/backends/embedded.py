@@ -63,10 +63,6 @@ class Embedded:
         self._format = llama_chat_format.Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
         self._lock = threading.Lock()
 
-    @property
-    def label(self) -> str:
-        return self.path.stem
-
     def prompt_text(self, messages: Messages) -> str:
         return self._format(messages=messages).prompt
 

@@ -7,6 +7,7 @@ from rich.console import Console
 # isort: off
 from culturescope.cli import core  # noqa: F401  (registers run, evaluate, import, survey: listed first)
 from culturescope.cli import analyze  # noqa: F401  (registers the analyses and the report)
+
 # isort: on
 from culturescope.cli.common import app
 from culturescope.errors import CulturescopeError

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import numpy as np
 import typer
+from rich.markup import escape
 
 from culturescope import metrics
 from culturescope.analyses.landscape import landscape
@@ -52,21 +53,11 @@ def analyze_landscape(
     _, chosen, systems = systems_of(runs, cultures, mode.value, survey)
     mu = survey.majority_matrix(chosen, mode.value)
     if per_item:
-        names = chosen_systems(per_item, systems)
-        rows = [
-            {
-                "item": it.id,
-                **{
-                    f"{n} {q}": float(v[k])
-                    for n in names
-                    for q, v in (
-                        ("D_q", metrics.per_item_diversity(systems[n][0], survey.deltas)),
-                        ("A_q", metrics.per_item_alignment(systems[n][0], mu, survey.deltas)),
-                    )
-                },
-            }
-            for k, it in enumerate(survey.items)
-        ]
+        columns = {}
+        for name in chosen_systems(per_item, systems):
+            columns[f"{name} D_q"] = metrics.per_item_diversity(systems[name][0], survey.deltas)
+            columns[f"{name} A_q"] = metrics.per_item_alignment(systems[name][0], mu, survey.deltas)
+        rows = [{"item": it.id, **{c: float(v[k]) for c, v in columns.items()}} for k, it in enumerate(survey.items)]
         emit(rows, "Per-question diversity D_q and alignment A_q (in [0, 1])", json_)
         return
     land = landscape(systems, mu, survey.deltas)
@@ -212,6 +203,8 @@ def analyze_bootstrap(
     cultures_file: CulturesFileOpt = None,
 ) -> None:
     """Confidence intervals over items (and samples) for Alignment, both diversities and the human gaps."""
+    if not 0 < level < 1 or replicates < 10:
+        raise CulturescopeError("--level must be between 0 and 1 and --replicates at least 10")
     survey = load_survey_options(items, reference, cultures_file)
     _, chosen, systems = systems_of(runs, cultures, mode.value, survey)
     mu = survey.majority_matrix(chosen, mode.value)
@@ -250,4 +243,4 @@ def report(
     path = write_report(
         opened, survey, chosen, output, mode.value, replicates, chosen_systems(per_item, systems) if per_item else None
     )
-    out.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)", highlight=False)
+    out.print(escape(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)"), highlight=False)

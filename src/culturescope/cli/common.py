@@ -110,7 +110,7 @@ def print_scores(scores: list[SystemScore], human: SystemScore, fmt: Format, mod
         table.add_column(col, justify="left" if col in ("backbone", "answers") else "right")
     for s, row in zip(scores + [human], rows):
         table.add_row(
-            s.label,
+            escape(s.label),
             s.mode,
             str(s.samples),
             _fmt(row["alignment"]),
@@ -125,7 +125,7 @@ def print_scores(scores: list[SystemScore], human: SystemScore, fmt: Format, mod
     for c in human.answered:
         counts.add_column(c, justify="right")
     for s in scores + [human]:
-        counts.add_row(s.label, s.mode, *(f"{s.answered[c]}/{s.responses[c]}" for c in s.answered))
+        counts.add_row(escape(s.label), s.mode, *(f"{s.answered[c]}/{s.responses[c]}" for c in s.answered))
     out.print(counts)
 
 
@@ -154,6 +154,9 @@ def emit(rows: list[dict], title: str, as_json: bool, notes: list[str] = ()) -> 
     if as_json:  # undefined values (NaN) become null: JSON has no NaN
         clean = [{k: None if isinstance(v, float) and v != v else v for k, v in row.items()} for row in rows]
         print(json.dumps({"title": title, "rows": clean, "notes": list(notes)}, indent=2))
+        return
+    if not rows:
+        out.print(f"{title}: nothing to show", highlight=False)
         return
     table = Table(title=title)
     for col in rows[0]:

@@ -79,7 +79,7 @@ def run(
             "-b",
             help="Repeatable. embedded (default; no network, no key), embedded:PATH.gguf, "
             "openai:MODEL (key in OPENAI_API_KEY), openai:MODEL@http://127.0.0.1:8000/v1 (a local server), "
-            "anthropic:MODEL (key in ANTHROPIC_API_KEY).",
+            "anthropic:MODEL (key in ANTHROPIC_API_KEY), transformers:PATH (a local HF model directory or GGUF).",
         ),
     ] = None,
     config: Annotated[
@@ -101,17 +101,18 @@ def run(
     ] = None,
     samples: Annotated[Optional[int], typer.Option(help="Samples per agent and item (default: 1).")] = None,
     limit: Annotated[Optional[int], typer.Option(help="Only the first N items, for a quick look.")] = None,
-    out: Annotated[
+    out_dir: Annotated[
         Optional[Path],
         typer.Option(
+            "--out",
             help="Run directory (default: runs/<backbone>-<hash of the experiment>). "
-            "Running the same command again resumes it."
+            "Running the same command again resumes it.",
         ),
     ] = None,
     cache: Annotated[
         Optional[Path],
         typer.Option(
-            help="Request cache (SQLite) [default: ~/.cache/culturescope/requests.sqlite or $CULTURESCOPE_CACHE]."
+            help="Request cache (SQLite) (default: ~/.cache/culturescope/requests.sqlite or $CULTURESCOPE_CACHE)."
         ),
     ] = None,
     temperature: Annotated[
@@ -154,13 +155,13 @@ def run(
         samples=samples or settings.get("samples", 1),
         limit=limit or settings.get("limit"),
     )
-    out = out or experiment.default_dir(survey)
+    out_dir = out_dir or experiment.default_dir(survey)
     err = Console(stderr=True, soft_wrap=True)  # never break a path across lines
-    err.print(f"run directory: {out}", highlight=False)
+    err.print(escape(f"run directory: {out_dir}"), highlight=False)
     try:
-        result = execute(experiment, survey, out, RequestCache(cache), err)
+        result = execute(experiment, survey, out_dir, RequestCache(cache), err)
     except KeyboardInterrupt:
-        err.print(f"stopped. Every response so far is kept in {out}; run the same command again to resume.")
+        err.print(escape(f"stopped. Every response so far is kept in {out_dir}; run the same command again to resume."))
         raise typer.Exit(130) from None
     responses = result.responses()
     print_scores(
@@ -178,7 +179,7 @@ def run(
                 if row.sum():
                     out_str = ", ".join(f"{k} {v}" for k, v in row.items() if v)
                     err.print(
-                        escape(f"unparsed answers, {name} [{answer_mode}]: {out_str} (raw text kept in {out})"),
+                        escape(f"unparsed answers, {name} [{answer_mode}]: {out_str} (raw text kept in {out_dir})"),
                         highlight=False,
                     )
 
@@ -202,9 +203,9 @@ def import_(
     survey = load_survey_options(items, reference, cultures_file)
     run, report = import_reference_outputs(source, dest, survey, skip_bad_lines)
     statuses = ", ".join(f"{k} {v}" for k, v in sorted(report.statuses.items()))
-    out.print(f"imported {report.responses} responses from {report.files} files into {run.path} ({statuses})")
+    out.print(escape(f"imported {report.responses} responses from {report.files} files into {run.path} ({statuses})"))
     for line in report.bad_lines:
-        out.print(f"[yellow]skipped[/] {line}", highlight=False)
+        out.print(f"[yellow]skipped[/] {escape(line)}", highlight=False)
 
 
 @survey_app.command("show")
@@ -227,13 +228,15 @@ def survey_show(
                 it.id,
                 str(len(it.options)),
                 it.dimension or "",
-                textwrap.shorten(it.question.split(" Choose only one")[0], 70),
+                escape(textwrap.shorten(it.question.split(" Choose only one")[0], 70)),
             )
         out.print(table)
         return
     it = survey.items[survey.item_index(item)]
-    out.print(f"[bold]{it.id}[/] ({it.dimension or 'no dimension'}, Δ = {it.delta})\n{it.question}", highlight=False)
-    out.print("options: " + "  ".join(f"{c}. {label}" for c, label in enumerate(it.options, 1)) + "\n", highlight=False)
+    out.print(f"[bold]{escape(it.id)}[/] ({escape(it.dimension or 'no dimension')}, Δ = {it.delta})", highlight=False)
+    out.print(escape(it.question), highlight=False)
+    options = "  ".join(f"{c}. {label}" for c, label in enumerate(it.options, 1))
+    out.print(escape(f"options: {options}\n"), highlight=False)
     codes = list(range(1, len(it.options) + 1))
     table = Table(title="human answer shares (%) and majority")
     table.add_column("country")
