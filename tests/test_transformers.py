@@ -87,3 +87,44 @@ def test_generation_is_seeded(hf):
     d = Decoding(temperature=0.6, max_tokens=12, seed=4)
     a, b = (asyncio.run(hf.chat(messages, d, 0)) for _ in range(2))
     assert a.text == b.text and a.completion_tokens > 0
+
+
+def test_a_real_two_engine_run_through_the_analyses(tmp_path):
+    """A run made here with two backbones (llama.cpp and transformers on the same weights), then the
+    mixed-backbone analysis and the report on it."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    def cli(*args):
+        env = {**os.environ, "CULTURESCOPE_CACHE": str(tmp_path / "cache.sqlite")}
+        done = subprocess.run(
+            [sys.executable, "-m", "culturescope", *args], capture_output=True, text=True, env=env, timeout=600
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    run = tmp_path / "run"
+    cli(
+        "run",
+        "-b",
+        "embedded",
+        "-b",
+        f"transformers:{default_model_path()}",
+        "--mode",
+        "probs",
+        "--limit",
+        "8",
+        "--cultures",
+        "BRA,CHN,MEX",
+        "--out",
+        str(run),
+    )
+    mixed = json.loads(cli("analyze", "mixed", str(run), "--json"))
+    assert mixed["notes"][0].startswith("8 assignments")  # 2 engines ^ 3 culture slots
+    names = {"SmolLM2-135M-Instruct", "SmolLM2-135M-Instruct.Q4_1"}
+    assert {r["reference"] for r in mixed["rows"]} <= names
+    cli("report", str(run), "-o", str(tmp_path / "report.html"), "--replicates", "50")
+    # Fig. 1 left, 7, 1 right, 2 (8 assignments), 3a and 3b (3 cultures)
+    assert (tmp_path / "report.html").read_text().count("<img ") == 6
