@@ -6,6 +6,8 @@ A YAML experiment file holds the same fields as the ``culturescope run`` options
     modes: [sample, probs]
     samples: 1
     limit: null            # first N items only
+    rounds: 0              # social exposure rounds after round 0 (paper: 5)
+    show: raw              # what exposure shows of the others' answers: raw (reply text) or answer
     backbones:
       - provider: embedded
       - name: qwen-local
@@ -34,9 +36,8 @@ from culturescope.errors import CulturescopeError
 from culturescope.runner import MODES, Request, run_requests
 from culturescope.store import MANIFEST, Run
 from culturescope.survey import Survey
+from culturescope.systems import exposure
 from culturescope.systems.static import answer_prefix, persona_messages, prompts
-
-SYSTEM = "static"
 
 
 @dataclass
@@ -46,6 +47,8 @@ class Experiment:
     modes: list[str] = field(default_factory=lambda: ["sample"])
     samples: int = 1
     limit: int | None = None
+    rounds: int = 0
+    show: str = "raw"
 
     def __post_init__(self) -> None:
         if not self.backbones:
@@ -60,12 +63,20 @@ class Experiment:
             raise CulturescopeError("samples must be at least 1")
         if self.limit is not None and self.limit < 1:
             raise CulturescopeError("limit must be at least 1")
+        if self.rounds < 0:
+            raise CulturescopeError("rounds must be 0 or more")
+        if self.show not in ("raw", "answer"):
+            raise CulturescopeError(f"show must be raw or answer, not {self.show!r}")
+
+    @property
+    def system(self) -> str:
+        return exposure.SYSTEM if self.rounds else "static"
 
     def describe(self, survey: Survey) -> dict[str, Any]:
         """What identifies this experiment; a run directory holds exactly one."""
-        return {
+        described = {
             "survey": survey.name,
-            "system": SYSTEM,
+            "system": self.system,
             "cultures": self.cultures,
             "modes": self.modes,
             "samples": self.samples,
@@ -73,17 +84,27 @@ class Experiment:
             "prompts": prompts(),
             "backbones": [b.as_dict() | {"decoding": b.decoding().as_dict()} for b in self.backbones],
         }
+        if self.rounds:
+            described |= {
+                "rounds": self.rounds,
+                "show": self.show,
+                "exposure_prompts": prompts("beyond_alignment_exposure"),
+            }
+        return described
 
     def default_dir(self, survey: Survey) -> Path:
         digest = hashlib.sha256(json.dumps(self.describe(survey), sort_keys=True).encode()).hexdigest()[:8]
         return Path("runs") / f"{self.backbones[0].name.replace('/', '_')}-{digest}"
 
+    def items(self, survey: Survey) -> list:
+        return list(survey.items[: self.limit] if self.limit else survey.items)
+
     def requests(self, survey: Survey) -> list[Request]:
-        items = survey.items[: self.limit] if self.limit else survey.items
+        """Round 0: every agent answers every item on its own."""
         return [
-            Request(SYSTEM, code, code, it.id, len(it.options), 0, s, persona_messages(survey.culture(code), it))
+            Request(self.system, code, code, it.id, len(it.options), 0, s, persona_messages(survey.culture(code), it))
             for code in self.cultures
-            for it in items
+            for it in self.items(survey)
             for s in range(self.samples)
         ]
 
@@ -100,7 +121,7 @@ def load_experiment(path: Path) -> dict[str, Any]:
         raise CulturescopeError(f"{path}: invalid YAML ({exc})".replace("\n", " ")) from None
     if not isinstance(data, dict):
         raise CulturescopeError(f"{path}: expected a mapping with 'backbones'")
-    unknown = sorted(set(data) - {"backbones", "cultures", "modes", "samples", "limit"})
+    unknown = sorted(set(data) - {"backbones", "cultures", "modes", "samples", "limit", "rounds", "show"})
     if unknown:
         raise CulturescopeError(f"{path}: unknown key(s) {', '.join(unknown)}")
     backbones = data.get("backbones") or []
@@ -139,9 +160,29 @@ def execute(
                     f"[yellow]skipping probs mode for {escape(spec.name)}[/]: the backend gives no probabilities"
                 )
                 continue
-            n = run_requests(backend, spec.name, requests, mode, spec.decoding(), answer_prefix(), cache, run, console)
-            console.print(
-                escape(f"{spec.name} [{mode}]: {n} new responses ({len(requests) - n} already in {out})"),
-                highlight=False,
-            )
+            todo = requests
+            for round in range(experiment.rounds + 1):
+                if round:  # built from the stored previous round, complete by now
+                    t = run.responses()
+                    previous = t[
+                        (t["system"] == experiment.system)
+                        & (t["backbone"] == spec.name)
+                        & (t["mode"] == mode)
+                        & (t["round"] == round - 1)
+                    ]
+                    todo = exposure.round_requests(
+                        survey,
+                        experiment.cultures,
+                        experiment.items(survey),
+                        previous,
+                        round,
+                        experiment.samples,
+                        experiment.show,
+                    )
+                n = run_requests(backend, spec.name, todo, mode, spec.decoding(), answer_prefix(), cache, run, console)
+                where = f" round {round}" if experiment.rounds else ""
+                console.print(
+                    escape(f"{spec.name} [{mode}]{where}: {n} new responses ({len(todo) - n} already in {out})"),
+                    highlight=False,
+                )
     return run

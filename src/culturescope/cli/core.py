@@ -124,6 +124,20 @@ def run(
     seed: Annotated[
         Optional[int], typer.Option(help="Override: base seed; sample s uses seed + s (default 0).")
     ] = None,
+    rounds: Annotated[
+        Optional[int],
+        typer.Option(
+            help="Social exposure (§6): rounds after round 0 in which each agent sees the others' "
+            "previous answers (paper: 5; default 0 = static system)."
+        ),
+    ] = None,
+    show: Annotated[
+        Optional[str],
+        typer.Option(
+            help="What exposure shows of the others' answers: raw (their reply text, as the paper) "
+            "or answer (the parsed code or N/A)."
+        ),
+    ] = None,
     format: Annotated[Format, typer.Option("--format", help="Format of the final table.")] = Format.table,
     items: ItemsOpt = None,
     reference: ReferenceOpt = None,
@@ -138,6 +152,8 @@ def run(
       culturescope run -b openai:gpt-4o-mini --limit 20    # a hosted model, first 20 items
 
       culturescope run --config experiment.yaml
+
+      culturescope run --rounds 3 --limit 20              # social exposure: 3 rounds after round 0
     """
     survey = load_survey_options(items, reference, cultures_file)
     settings = load_experiment(config) if config else {}
@@ -154,6 +170,8 @@ def run(
         modes=[m.strip() for m in mode.split(",")] if mode else settings.get("modes", ["sample"]),
         samples=samples or settings.get("samples", 1),
         limit=limit or settings.get("limit"),
+        rounds=rounds if rounds is not None else settings.get("rounds", 0),
+        show=show or settings.get("show", "raw"),
     )
     out_dir = out_dir or experiment.default_dir(survey)
     err = Console(stderr=True, soft_wrap=True)  # never break a path across lines

@@ -1,0 +1,104 @@
+"""Social exposure: the round-r prompt, resuming a multi-round run, the dynamics."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from culturescope.analyses.dynamics import drift, dynamics
+from culturescope.store import Run
+from culturescope.survey import wvs7
+from culturescope.systems.exposure import round_requests
+
+CULTURES = ["BRA", "CHN", "MEX"]
+
+
+def previous_round():
+    """Round-0 replies of three agents on Q1: one parsed, one unparsed text, one probs answer."""
+    rows = [
+        {"culture": "BRA", "item": "Q1", "sample": 0, "raw": "I think \\boxed{2}", "answer": 2},
+        {"culture": "CHN", "item": "Q1", "sample": 0, "raw": "Family first.", "answer": None},
+        {"culture": "MEX", "item": "Q1", "sample": 0, "raw": None, "answer": 1},
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_round_prompt_holds_exactly_the_others_previous_answers():
+    s = wvs7()
+    requests = round_requests(s, CULTURES, [s.items[0]], previous_round(), 1, 1, "raw")
+    by_agent = {r.agent: r for r in requests}
+    assert [r.round for r in requests] == [1, 1, 1]
+    assert by_agent["BRA"].messages[0]["content"].startswith("You are a respondent from Brazil.")
+    expected = (
+        f"Question: {s.items[0].question}\n\n"
+        "Here are answers from people of other cultures: Chinese: Family first.\nMexican: 1\n\n\n"
+        "You may consider these answers before making your decision.\n\n"
+        "Output format MUST be exactly: \\boxed{number}"
+    )
+    assert by_agent["BRA"].messages[1]["content"] == expected
+    chn = by_agent["CHN"].messages[1]["content"]
+    assert "Brazilian: I think \\boxed{2}\nMexican: 1\n" in chn and "Chinese:" not in chn
+    shown_codes = round_requests(s, CULTURES, [s.items[0]], previous_round(), 1, 1, "answer")
+    assert "Brazilian: 2\nChinese: N/A\n" in {r.agent: r for r in shown_codes}["MEX"].messages[1]["content"]
+
+
+def test_drift_and_dynamics_by_hand():
+    delta = np.array([2.0, 3.0])
+    X = np.array([[1, 1], [3, 4], [1, np.nan]])
+    # agent 0 vs mean of others (2, 4): √(1+9)/√(4+9); agent 1 vs (1, 1): √(4+9)/√13; agent 2: item 0 only
+    np.testing.assert_allclose(drift(X, delta), [np.sqrt(10 / 13), 1.0, 0.5])
+    same = np.array([[2, 2], [2, 2], [2, 2]], float)
+    dyn = dynamics([X, same], np.array([[1, 1], [3, 4], [1, 2]], float), delta)
+    assert dyn.diversity_p[1] == 0 and dyn.delta_d[1] == pytest.approx(-dyn.diversity_p[0])
+    np.testing.assert_array_equal(dyn.drift[1], 0.0)
+
+
+def test_multi_round_run_resumes_after_kill(tmp_path):
+    env = {**os.environ, "CULTURESCOPE_CACHE": str(tmp_path / "cache.sqlite")}
+    out = tmp_path / "r"
+    args = [
+        sys.executable,
+        "-m",
+        "culturescope",
+        "run",
+        "--rounds",
+        "2",
+        "--limit",
+        "12",
+        "--mode",
+        "probs",
+        "--cultures",
+        ",".join(CULTURES),
+        "--out",
+        str(out),
+    ]
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    path = out / "responses.jsonl"
+    while not path.exists() or path.read_text().count("\n") < 48:  # past round 0 (36 answers)
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    kept = path.read_text().count("\n")
+    assert 48 <= kept < 108
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "round 0: 0 new responses (36 already" in done.stderr
+    table = Run.open(out).responses()
+    assert len(table) == 3 * 12 * 3 and not table.duplicated(["agent", "item", "round", "sample"]).any()
+    assert table.groupby("round").size().to_dict() == {0: 36, 1: 36, 2: 36}
+    dyn = subprocess.run(
+        [sys.executable, "-m", "culturescope", "analyze", "exposure", str(out), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    rows = json.loads(dyn.stdout)["rows"]
+    assert [r["round"] for r in rows] == [0, 1, 2] and rows[0]["ΔD"] == 0
