@@ -102,3 +102,13 @@ def test_multi_round_run_resumes_after_kill(tmp_path):
     )
     rows = json.loads(dyn.stdout)["rows"]
     assert [r["round"] for r in rows] == [0, 1, 2] and rows[0]["ΔD"] == 0
+    report = tmp_path / "report.html"
+    made = subprocess.run(
+        [sys.executable, "-m", "culturescope", "report", str(out), "-o", str(report), "--replicates", "20"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert made.returncode == 0, made.stderr
+    assert "Fig. 4, 5 and 8: social exposure" in report.read_text()

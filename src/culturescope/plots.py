@@ -13,6 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from culturescope.analyses.dynamics import Dynamics  # noqa: E402
 from culturescope.analyses.landscape import Landscape  # noqa: E402
 from culturescope.analyses.mixed import MixedResult  # noqa: E402
 from culturescope.analyses.subsets import AgentCount, Subsets  # noqa: E402
@@ -139,5 +140,28 @@ def agent_count_figure(per_system: dict[str, AgentCount]):
     ax.set(xlabel="agent count k", ylabel="(system − human) / human, % of max Diversity$_P$")
     ax.legend(frameon=False, fontsize=6.5)
     ax.grid(alpha=0.15)
+    fig.tight_layout()
+    return fig
+
+
+def dynamics_figure(per_system: dict[str, Dynamics]):
+    """Fig. 4 (ΔD, ΔA after one round of exposure), Fig. 5 (Diversity_P per round), Fig. 8 (Alignment)."""
+    fig, (bars, div, ali) = plt.subplots(1, 3, figsize=(10.5, 3.0))
+    labels = list(per_system)
+    x = np.arange(len(labels))
+    bars.bar(x - 0.2, [100 * d.delta_d[1] for d in per_system.values()], 0.4, label="ΔD", color="#1f77b4")
+    bars.bar(x + 0.2, [100 * d.delta_a[1] for d in per_system.values()], 0.4, label="ΔA", color="#ff7f0e")
+    bars.axhline(0, color="gray", lw=0.6)
+    bars.set_xticks(x, labels, rotation=30, ha="right", fontsize=6.5)
+    bars.set(title="after round 1, vs round 0", ylabel="change (×100)")
+    bars.legend(frameon=False, fontsize=6.5)
+    for n, (label, d) in enumerate(per_system.items()):
+        div.plot(d.rounds, 100 * d.diversity_p, marker="o", ms=3, color=COLORS[n % 10], label=label)
+        ali.plot(d.rounds, 100 * d.alignment, marker="o", ms=3, color=COLORS[n % 10], label=label)
+    div.set(title="Diversity$_P$ per round", xlabel="round")
+    ali.set(title="Alignment per round", xlabel="round")
+    div.legend(frameon=False, fontsize=6.5)
+    for ax in (div, ali):
+        ax.grid(alpha=0.15)
     fig.tight_layout()
     return fig

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from culturescope import __version__, metrics, plots
+from culturescope.analyses.dynamics import exposure_dynamics
 from culturescope.analyses.landscape import landscape, system_answers
 from culturescope.analyses.mixed import mixed_backbones
 from culturescope.analyses.subsets import AgentCount, max_by_size, subsets
@@ -161,6 +162,13 @@ def build_report(
                 ),
                 "Fig. 3b: system–human gap of the maximum Diversity_P over all k-subsets",
             )
+        )
+    exposure = {
+        label: d for label, d in exposure_dynamics(responses, survey, cultures, mode).items() if len(d.rounds) > 1
+    }
+    if exposure:
+        figs.append(
+            _figure(plots.dynamics_figure(exposure), "Fig. 4, 5 and 8: social exposure, change and trajectories")
         )
     parts.append("<h2>Figures</h2>" + "".join(figs))
 

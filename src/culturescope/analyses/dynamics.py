@@ -54,3 +54,22 @@ def dynamics(per_round: list[np.ndarray], mu: np.ndarray, delta: np.ndarray) -> 
         rows.append((metrics.alignment(X, mu, delta), metrics.diversity_p(D), metrics.diversity_s(D)))
     a, dp, ds = (np.array(col) for col in zip(*rows))
     return Dynamics(np.arange(len(per_round)), a, dp, ds, np.stack([drift(X, delta) for X in per_round]))
+
+
+def exposure_dynamics(responses, survey, cultures: list[str], mode: str = "faithful") -> dict[str, Dynamics]:
+    """Dynamics of every system of the exposure responses in a response table (empty without any)."""
+    from culturescope.analyses.landscape import system_answers
+    from culturescope.systems.exposure import SYSTEM
+
+    table = responses[responses["system"] == SYSTEM]
+    if table.empty:
+        return {}
+    mu = survey.majority_matrix(cultures, mode)
+    per_round = [
+        system_answers(table, survey, cultures, mode, round=r)[0] for r in range(int(table["round"].max()) + 1)
+    ]
+    return {
+        label: dynamics([systems[label][0] for systems in per_round], mu, survey.deltas)
+        for label in per_round[0]
+        if all(label in systems for systems in per_round)
+    }

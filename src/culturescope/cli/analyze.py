@@ -11,8 +11,8 @@ import typer
 from rich.markup import escape
 
 from culturescope import metrics
-from culturescope.analyses.dynamics import dynamics
-from culturescope.analyses.landscape import landscape, system_answers
+from culturescope.analyses.dynamics import exposure_dynamics
+from culturescope.analyses.landscape import landscape
 from culturescope.analyses.mixed import mixed_backbones
 from culturescope.analyses.subsets import AgentCount, max_by_size, subsets
 from culturescope.analyses.uncertainty import bootstrap
@@ -239,35 +239,27 @@ def analyze_exposure(
 ) -> None:
     """Social exposure dynamics (§6): scores per round, ΔD and ΔA against round 0, agents' drift."""
     survey = load_survey_options(items, reference, cultures_file)
-    opened = [Run.open(r) for r in runs]
-    responses = pd.concat([r.responses() for r in opened], ignore_index=True)
-    responses = responses[responses["system"] == EXPOSURE]
-    if responses.empty:
+    responses = pd.concat([Run.open(r).responses() for r in runs], ignore_index=True)
+    exposed = responses[responses["system"] == EXPOSURE]
+    if exposed.empty:
         raise CulturescopeError("no exposure responses in these runs; make them with: culturescope run --rounds 5")
-    chosen = survey.resolve_cultures(cultures, sorted(responses["culture"].unique()))
-    mu = survey.majority_matrix(chosen, mode.value)
-    last = int(responses["round"].max())
-    per_round = [system_answers(responses, survey, chosen, mode.value, round=r)[0] for r in range(last + 1)]
-    rows = []
-    for label in per_round[0]:
-        if not all(label in systems for systems in per_round):
-            continue
-        dyn = dynamics([systems[label][0] for systems in per_round], mu, survey.deltas)
-        rows += [
-            {
-                "system": label,
-                "round": int(r),
-                "alignment": 100 * a,
-                "diversity_p": 100 * p,
-                "diversity_s": 100 * q,
-                "ΔD": 100 * dd,
-                "ΔA": 100 * da,
-                "mean drift": 100 * float(np.nanmean(dr)),
-            }
-            for r, a, p, q, dd, da, dr in zip(
-                dyn.rounds, dyn.alignment, dyn.diversity_p, dyn.diversity_s, dyn.delta_d, dyn.delta_a, dyn.drift
-            )
-        ]
+    chosen = survey.resolve_cultures(cultures, sorted(exposed["culture"].unique()))
+    rows = [
+        {
+            "system": label,
+            "round": int(r),
+            "alignment": 100 * a,
+            "diversity_p": 100 * p,
+            "diversity_s": 100 * q,
+            "ΔD": 100 * dd,
+            "ΔA": 100 * da,
+            "mean drift": 100 * float(np.nanmean(dr)),
+        }
+        for label, dyn in exposure_dynamics(responses, survey, chosen, mode.value).items()
+        for r, a, p, q, dd, da, dr in zip(
+            dyn.rounds, dyn.alignment, dyn.diversity_p, dyn.diversity_s, dyn.delta_d, dyn.delta_a, dyn.drift
+        )
+    ]
     emit(rows, f"Social exposure dynamics (×100), cultures {','.join(chosen)}", json_)
 
 
