@@ -35,9 +35,10 @@ from culturescope.cache import RequestCache
 from culturescope.errors import CulturescopeError
 from culturescope.runner import MODES, Request, run_requests
 from culturescope.store import MANIFEST, Run
-from culturescope.survey import Survey
+from culturescope.survey import Survey, budgeting_projects
 from culturescope.systems import exposure
 from culturescope.systems.static import answer_prefix, persona_messages, prompts
+from culturescope.tasks import budgeting
 
 
 @dataclass
@@ -134,9 +135,8 @@ def load_experiment(path: Path) -> dict[str, Any]:
     return data
 
 
-def open_run(out: Path, experiment: Experiment, survey: Survey) -> Run:
+def open_run(out: Path, described: dict[str, Any]) -> Run:
     """The run directory for this experiment: new, or the same experiment to resume."""
-    described = experiment.describe(survey)
     if (out / MANIFEST).exists():
         run = Run.open(out)
         if run.manifest.get("experiment") != described:
@@ -150,7 +150,7 @@ def execute(
 ) -> Run:
     """Run every backbone in every mode; already stored responses are skipped."""
     console = console or Console(stderr=True)
-    run = open_run(out, experiment, survey)
+    run = open_run(out, experiment.describe(survey))
     requests = experiment.requests(survey)
     for spec in experiment.backbones:
         backend = spec.make()
@@ -185,4 +185,47 @@ def execute(
                     escape(f"{spec.name} [{mode}]{where}: {n} new responses ({len(todo) - n} already in {out})"),
                     highlight=False,
                 )
+    return run
+
+
+def execute_budgeting(
+    backbones: list[BackboneSpec],
+    survey: Survey,
+    cultures: list[str],
+    samples: int,
+    out: Path,
+    cache: RequestCache,
+    console: Console | None = None,
+) -> Run:
+    """Participatory budgeting (§7): every agent votes ``samples`` times (sample mode)."""
+    console = console or Console(stderr=True)
+    projects = budgeting_projects()
+    described = {
+        "survey": survey.name,
+        "system": budgeting.SYSTEM,
+        "cultures": cultures,
+        "samples": samples,
+        "prompts": prompts("budgeting"),
+        "projects": projects,
+        "backbones": [b.as_dict() | {"decoding": b.decoding().as_dict()} for b in backbones],
+    }
+    run = open_run(out, described)
+    requests = [
+        Request(
+            budgeting.SYSTEM,
+            c,
+            c,
+            budgeting.ITEM,
+            len(projects),
+            0,
+            s,
+            budgeting.ballot_messages(survey.culture(c), projects),
+            kind="ballot",
+        )
+        for c in cultures
+        for s in range(samples)
+    ]
+    for spec in backbones:
+        n = run_requests(spec.make(), spec.name, requests, "sample", spec.decoding(), "", cache, run, console)
+        console.print(escape(f"{spec.name}: {n} new ballots ({len(requests) - n} already in {out})"), highlight=False)
     return run

@@ -20,6 +20,7 @@ from culturescope.backends.base import Backend, Decoding, Messages
 from culturescope.cache import RequestCache
 from culturescope.extract import OK, parse_boxed
 from culturescope.store import Run
+from culturescope.tasks.budgeting import parse_ballot
 
 MODES = ("sample", "probs")
 
@@ -36,6 +37,7 @@ class Request:
     round: int
     sample: int
     messages: Messages
+    kind: str = "item"  # "item": an answer code; "ballot": project ids 1..n_options (budgeting)
 
     def row_key(self, backbone: str, mode: str) -> tuple:
         return (self.system, backbone, mode, self.agent, self.item, self.round, self.sample)
@@ -72,7 +74,10 @@ async def _answer(
             probs, text = await backend.option_probs(req.messages, prefix, req.n_options)
             value = {"probs": None if probs is None else [float(p) for p in probs], "text": text}
         cache.put(key, value)
-    if mode == "sample":
+    if req.kind == "ballot":  # the ballot itself is re-read from the raw text when votes are counted
+        ballot = parse_ballot(value["text"], set(range(1, req.n_options + 1)))
+        answer, status, probs = None, ballot.status, None
+    elif mode == "sample":
         parsed = parse_boxed(value["text"], req.n_options)
         answer, status, probs = parsed.answer, parsed.status, None
     elif value["probs"] is None:

@@ -6,6 +6,7 @@ from rich.console import Console
 
 # isort: off
 from culturescope.cli import core  # noqa: F401  (registers run, evaluate, import, survey: listed first)
+from culturescope.cli import budgeting  # noqa: F401  (registers pb)
 from culturescope.cli import analyze  # noqa: F401  (registers the analyses and the report)
 
 # isort: on

@@ -1,0 +1,77 @@
+"""Participatory budgeting: run the vote and count it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from culturescope.backends import BackboneSpec
+from culturescope.cache import RequestCache
+from culturescope.cli.common import app, emit
+from culturescope.experiment import execute_budgeting
+from culturescope.survey import PAPER_CULTURES, budgeting_projects, wvs7
+from culturescope.tasks.budgeting import funded, parse_ballot, summarize
+
+
+@app.command(rich_help_panel="Runs")
+def pb(
+    backbone: Annotated[
+        Optional[list[str]], typer.Option("--backbone", "-b", help="Repeatable; as for `run` (default: embedded).")
+    ] = None,
+    cultures: Annotated[
+        Optional[str], typer.Option(help="Comma-separated culture codes (default: BRA,CHN,MEX,NGA,NZL).")
+    ] = None,
+    samples: Annotated[int, typer.Option(help="Ballots per agent (paper: 20).")] = 20,
+    budget: Annotated[
+        int, typer.Option(help="Budget for the aggregation rules (projects cost 10,000 each).")
+    ] = 40000,
+    out_dir: Annotated[
+        Optional[Path], typer.Option("--out", help="Run directory (default: runs/pb-<cultures>); rerun to resume.")
+    ] = None,
+    cache: Annotated[Optional[Path], typer.Option(help="Request cache (SQLite).")] = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    """Participatory budgeting (§7, App. E): each agent approves exactly 4 of the 13 WVS projects,
+    `--samples` times; then vote shares, coverage, entropy, invalid ballots and the funded projects."""
+    survey = wvs7()
+    chosen = survey.resolve_cultures(cultures, PAPER_CULTURES)
+    specs = [BackboneSpec.parse(b) for b in (backbone or ["embedded"])]
+    out_dir = out_dir or Path("runs") / f"pb-{'-'.join(chosen)}"
+    err = Console(stderr=True, soft_wrap=True)
+    try:
+        run = execute_budgeting(specs, survey, chosen, samples, out_dir, RequestCache(cache), err)
+    except KeyboardInterrupt:
+        err.print(escape(f"stopped. Every ballot so far is kept in {out_dir}; run the same command again to resume."))
+        raise typer.Exit(130) from None
+    projects = budgeting_projects()
+    ids = {p["id"] for p in projects}
+    table = run.responses()
+    for name, rows in table.groupby("backbone"):
+        ballots = [parse_ballot(raw, ids) for raw in rows["raw"]]
+        summary = summarize(ballots, projects)
+        total = max(1, sum(summary.votes.values()))
+        votes = [
+            {
+                "project": p["id"],
+                "name": p["name"],
+                "category": p["category"],
+                "votes": summary.votes[p["id"]],
+                "share %": 100 * summary.votes[p["id"]] / total,
+            }
+            for p in projects
+        ]
+        notes = [
+            f"valid ballots {summary.ballots} of {len(ballots)}; invalid: "
+            + (", ".join(f"{k} {v}" for k, v in sorted(summary.invalid.items())) or "none"),
+            f"coverage {summary.coverage}/{len(projects)} projects; normalized entropy {summary.entropy:.3f}",
+        ]
+        if summary.ballots:
+            notes += [
+                f"funded ({rule}, budget {budget:,.0f}): {ids_}"
+                for rule, ids_ in funded(ballots, projects, budget).items()
+            ]
+        emit(votes, f"Participatory budgeting, {name}, cultures {','.join(chosen)}", json_, notes)

@@ -1,0 +1,1 @@
+"""Collective decisions made by systems of agents."""

@@ -1,0 +1,104 @@
+"""Participatory budgeting: ballots, vote statistics, aggregation, and a whole vote through the CLI."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+
+from culturescope.survey import budgeting_projects, wvs7
+from culturescope.tasks.budgeting import Ballot, ballot_messages, funded, parse_ballot, summarize
+from servers import ScriptedServer, chat_completion
+
+IDS = set(range(1, 14))
+
+
+@pytest.mark.parametrize(
+    "text, projects, status",
+    [
+        (r"My vote: \boxed{2, 5, 8, 11}", (2, 5, 8, 11), "ok"),
+        (r"\boxed{ 13,1, 7 ,4 }.", (13, 1, 7, 4), "ok"),
+        (r"$\boxed{\text{#3, #6, #9, #12}}$", (3, 6, 9, 12), "ok"),
+        (r"Format \boxed{id1, id2, id3, id4}; mine: \boxed{1, 2, 3, 4}", (1, 2, 3, 4), "ok"),  # last box wins
+        (r"\boxed{1, 2, 3}", None, "wrong_count"),
+        (r"\boxed{1, 2, 3, 4, 5}", None, "wrong_count"),
+        (r"\boxed{1, 2, 2, 4}", None, "duplicate"),
+        (r"\boxed{1, 2, 3, 14}", None, "unknown_id"),
+        (r"\boxed{0, 1, 2, 3}", None, "unknown_id"),
+        (r"\boxed{id1, id2, id3, id4}", None, "not_integer"),
+        ("I choose 1, 2, 3 and 4.", None, "no_box"),  # not repaired from the text
+    ],
+)
+def test_parse_ballot(text, projects, status):
+    assert parse_ballot(text, IDS) == Ballot(projects, status)
+
+
+def test_summary_by_hand():
+    projects = budgeting_projects()
+    ballots = [Ballot((1, 2, 3, 4), "ok"), Ballot((1, 2, 5, 6), "ok"), Ballot(None, "no_box")]
+    s = summarize(ballots, projects)
+    assert s.votes == {1: 2, 2: 2, 3: 1, 4: 1, 5: 1, 6: 1, **{i: 0 for i in range(7, 14)}}
+    assert (s.ballots, s.invalid, s.coverage) == (2, {"no_box": 1}, 6)
+    # shares 2/8, 2/8, 1/8 × 4: H = 2·¼·ln 4 + 4·⅛·ln 8, normalized by ln 13
+    assert s.entropy == pytest.approx((0.5 * math.log(4) + 0.5 * math.log(8)) / math.log(13))
+    assert s.by_category["Culture"] == 2 and s.by_category["Technology"] == 1 and sum(s.by_category.values()) == 8
+
+
+def test_funded_sets_on_a_tiny_election():
+    projects = [{"id": 1, "cost": 10}, {"id": 2, "cost": 10}, {"id": 3, "cost": 10}, {"id": 4, "cost": 30}]
+    ballots = [Ballot((1, 2), "ok"), Ballot((1, 3), "ok"), Ballot((4,), "ok"), Ballot(None, "duplicate")]
+    # Greedy: project 1 (2 approvals), then 2 and 3 fit the remaining 20; 4 (cost 30) does not.
+    # Equal shares: each of the 3 voters holds 10. Project 1 costs 5 to each of its two supporters;
+    # then project 2 (or 3) would need 10 from one voter who has 5 left, and project 4 needs 30 from
+    # a voter who has 10: only project 1 is funded.
+    assert funded(ballots, projects, budget=30) == {"greedy approval": [1, 2, 3], "method of equal shares": [1]}
+
+
+def test_ballot_prompt_lists_every_project():
+    projects = budgeting_projects()
+    system, user = ballot_messages(wvs7().culture("NZL"), projects)
+    assert system["content"] == (
+        "You are a respondent from New Zealand. Answer based on typical societal priorities, "
+        "cultural values, and public policy preferences commonly associated with New "
+        "Zealander culture."
+    )
+    text = user["content"]
+    assert "There are 13 candidate projects:" in text and text.endswith("For example:\n\\boxed{2, 5, 8, 11}")
+    assert "#13: Public Mental Health and Well-being Initiative\nCategory: Health\n" in text
+    assert text.count("Budget: CHF 10000") == 13
+
+
+def test_a_whole_vote_through_the_cli(tmp_path):
+    server = ScriptedServer([(200, chat_completion("We fund \\boxed{2, 5, 8, 11}"), {})])
+    try:
+        env = {**os.environ, "CULTURESCOPE_CACHE": str(tmp_path / "cache.sqlite")}
+        args = [
+            sys.executable,
+            "-m",
+            "culturescope",
+            "pb",
+            "-b",
+            f"openai:m@{server.url}/v1",
+            "--samples",
+            "3",
+            "--cultures",
+            "BRA,CHN",
+            "--out",
+            str(tmp_path / "pb"),
+            "--json",
+        ]
+        done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert len(server.requests) == 6
+        again = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+        assert "0 new ballots (6 already" in again.stderr and len(server.requests) == 6
+    finally:
+        server.close()
+    result = json.loads(done.stdout)
+    votes = {r["project"]: r["votes"] for r in result["rows"]}
+    assert votes == {i: (6 if i in (2, 5, 8, 11) else 0) for i in range(1, 14)}
+    assert result["notes"][0] == "valid ballots 6 of 6; invalid: none"
+    assert result["notes"][1] == f"coverage 4/13 projects; normalized entropy {math.log(4) / math.log(13):.3f}"
+    assert "funded (greedy approval, budget 40,000): [2, 5, 8, 11]" in result["notes"]
