@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from culturescope.importers import import_reference_outputs
 from culturescope.survey import budgeting_projects, wvs7
 from culturescope.tasks.budgeting import Ballot, ballot_messages, funded, parse_ballot, summarize
 from servers import ScriptedServer, chat_completion
@@ -102,3 +103,34 @@ def test_a_whole_vote_through_the_cli(tmp_path):
     assert result["notes"][0] == "valid ballots 6 of 6; invalid: none"
     assert result["notes"][1] == f"coverage 4/13 projects; normalized entropy {math.log(4) / math.log(13):.3f}"
     assert "funded (greedy approval, budget 40,000): [2, 5, 8, 11]" in result["notes"]
+
+
+def test_import_published_ballots_and_analyze(tmp_path):
+    src = tmp_path / "pb_outputs"
+    src.mkdir()
+    lines = [
+        {"run_idx": 0, "response": "\\boxed{1, 2, 3, 4}", "parsed_projects": [1, 2, 3, 4], "parse_ok": True},
+        {"run_idx": 1, "response": "\\boxed{1, 2, 2, 14, 5}", "parsed_projects": [1, 2, 5], "parse_ok": False},
+        {"run_idx": 2, "response": "\\boxed{1, 5, 6, 7}", "parsed_projects": [1, 5, 6, 7], "parse_ok": True},
+    ]
+    (src / "m_BRA.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    run, report = import_reference_outputs(src, tmp_path / "run", wvs7(), kind="budgeting")
+    assert report.statuses == {"ok": 2, "duplicate": 1}
+    done = subprocess.run(
+        [sys.executable, "-m", "culturescope", "analyze", "pb", str(tmp_path / "run"), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert {r["project"]: r["votes"] for r in result["rows"] if r["votes"]} == {
+        1: 2,
+        2: 1,
+        3: 1,
+        4: 1,
+        5: 1,
+        6: 1,
+        7: 1,
+    }
+    assert result["notes"][0] == "valid ballots 2 of 3; invalid: duplicate 1"

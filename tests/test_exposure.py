@@ -12,9 +12,11 @@ import pandas as pd
 import pytest
 
 from culturescope.analyses.dynamics import drift, dynamics
+from culturescope.importers import import_reference_outputs
 from culturescope.store import Run
 from culturescope.survey import wvs7
 from culturescope.systems.exposure import round_requests
+from test_import_evaluate import majority_text, write_model
 
 CULTURES = ["BRA", "CHN", "MEX"]
 
@@ -112,3 +114,23 @@ def test_multi_round_run_resumes_after_kill(tmp_path):
     )
     assert made.returncode == 0, made.stderr
     assert "Fig. 4, 5 and 8: social exposure" in report.read_text()
+
+
+def test_import_published_exposure_rounds(tmp_path):
+    root = tmp_path / "published"
+    for name in ("wvs_evaluation", "wvs_evaluation_interaction", "wvs_evaluation_interaction_round2"):
+        (root / name).mkdir(parents=True)
+        write_model(root / name, "m", majority_text, cultures=CULTURES)
+    run, report = import_reference_outputs(root, tmp_path / "run", wvs7(), kind="exposure")
+    table = run.responses()
+    assert report.files == 9 and set(table["system"]) == {"exposure"}
+    assert table.groupby("round").size().to_dict() == {0: 3 * 223, 1: 3 * 223, 2: 3 * 223}
+    dyn = subprocess.run(
+        [sys.executable, "-m", "culturescope", "analyze", "exposure", str(tmp_path / "run"), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    rows = json.loads(dyn.stdout)["rows"]
+    assert [r["round"] for r in rows] == [0, 1, 2]
+    assert all(r["alignment"] == 100.0 and r["ΔD"] == 0 for r in rows)  # every round answers with the majority

@@ -1,11 +1,18 @@
-"""Import runs made elsewhere into the response table.
+"""Import runs made elsewhere into the response table: the outputs of the Beyond-Alignment reference
+implementation, so published runs can be re-analyzed.
 
-``reference-jsonl``: the output of the Beyond-Alignment reference implementation, a directory of
-``{model}_{CULTURE}_system.jsonl`` files whose lines carry ``idx``, ``q_id``, ``question``,
-``system``, ``instruction`` and ``response`` (the raw model text). Backbone = ``{model}``,
-culture = ``{CULTURE}``. Lines are matched to items by ``q_id`` (the reference scripts match by
-position after sorting on ``idx``, which is the same for complete files and wrong for files with a
-missing line).
+- ``static``: a directory of ``{model}_{CULTURE}_system.jsonl`` files whose lines carry ``idx``,
+  ``q_id``, ``question``, ``system``, ``instruction`` and ``response`` (the raw model text).
+- ``exposure``: a directory holding one such directory per round: ``wvs_evaluation`` (round 0),
+  ``wvs_evaluation_interaction`` (round 1), ``wvs_evaluation_interaction_round{K}`` (round K).
+- ``budgeting``: a directory of ``{model}_{CULTURE}.jsonl`` files whose lines carry ``run_idx``,
+  ``culture``, ``system``, ``instruction``, ``response``, ``parsed_projects``, ``parse_ok``. Ballots are
+  re-read strictly from ``response`` (see ``tasks/budgeting.py``); the reference's repaired reading
+  is not used.
+
+Backbone = ``{model}``, culture = ``{CULTURE}``. Survey lines are matched to items by ``q_id`` (the
+reference scripts match by position after sorting on ``idx``, which is the same for complete files
+and wrong for files with a missing line).
 """
 
 from __future__ import annotations
@@ -15,15 +22,19 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from culturescope.errors import CulturescopeError
 from culturescope.extract import parse_boxed
 from culturescope.store import Run
-from culturescope.survey import Survey
+from culturescope.survey import Survey, budgeting_projects
+from culturescope.systems.exposure import SYSTEM as EXPOSURE
+from culturescope.tasks import budgeting
 
-FILE_PATTERN = re.compile(r"^(?P<model>.+)_(?P<culture>[A-Za-z]{3})_system\.jsonl$")
-REQUIRED = ("q_id", "response")
+KINDS = ("static", "exposure", "budgeting")
+SURVEY_FILE = re.compile(r"^(?P<model>.+)_(?P<culture>[A-Za-z]{3})_system\.jsonl$")
+BALLOT_FILE = re.compile(r"^(?P<model>.+)_(?P<culture>[A-Za-z]{3})\.jsonl$")
+ROUND_DIR = re.compile(r"^wvs_evaluation(?:_interaction(?:_round(?P<k>\d+))?)?$")
 
 
 @dataclass
@@ -34,11 +45,8 @@ class ImportReport:
     bad_lines: list[str] = field(default_factory=list)
 
 
-def _read_file(path: Path, survey: Survey, report: ImportReport) -> list[dict[str, Any]]:
-    model, culture = FILE_PATTERN.match(path.name).group("model", "culture")  # type: ignore[union-attr]
-    culture = culture.upper()
-    survey.culture(culture)
-    rows, seen = [], set()
+def _records(path: Path, required: tuple[str, ...], report: ImportReport) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(where, record) for each well-formed line; bad lines go to the report."""
     with path.open(encoding="utf-8") as fh:
         for n, line in enumerate(fh, start=1):
             if not line.strip():
@@ -49,58 +57,130 @@ def _read_file(path: Path, survey: Survey, report: ImportReport) -> list[dict[st
             except json.JSONDecodeError as exc:
                 report.bad_lines.append(f"{where}: invalid JSON ({exc.msg}; truncated file?)")
                 continue
-            missing = [k for k in REQUIRED if not isinstance(rec, dict) or k not in rec]
+            missing = [k for k in required if not isinstance(rec, dict) or k not in rec]
             if missing:
                 report.bad_lines.append(f"{where}: missing field(s) {', '.join(missing)}")
-                continue
-            qid, raw = rec["q_id"], rec["response"]
-            if raw is not None and not isinstance(raw, str):
+            elif rec["response"] is not None and not isinstance(rec["response"], str):
                 report.bad_lines.append(f"{where}: 'response' is not text")
-                continue
-            try:
-                item = survey.items[survey.item_index(str(qid))]
-            except CulturescopeError:
-                report.bad_lines.append(f"{where}: unknown q_id {qid!r}")
-                continue
-            if item.id in seen:
-                report.bad_lines.append(f"{where}: second answer to {item.id}")
-                continue
-            seen.add(item.id)
-            parsed = parse_boxed(raw, len(item.options))
-            report.statuses[parsed.status] += 1
-            rows.append(
-                {
-                    "system": "static",
-                    "agent": culture,
-                    "culture": culture,
-                    "backbone": model,
-                    "mode": "sample",
-                    "round": 0,
-                    "item": item.id,
-                    "sample": 0,
-                    "answer": parsed.answer,
-                    "raw": raw,
-                    "status": parsed.status,
-                }
-            )
+            else:
+                yield where, rec
+
+
+def _survey_rows(path: Path, survey: Survey, report: ImportReport, system: str, round: int) -> list[dict]:
+    model, culture = SURVEY_FILE.match(path.name).group("model", "culture")  # type: ignore[union-attr]
+    culture = survey.culture(culture.upper()).code
+    rows, seen = [], set()
+    for where, rec in _records(path, ("q_id", "response"), report):
+        try:
+            item = survey.items[survey.item_index(str(rec["q_id"]))]
+        except CulturescopeError:
+            report.bad_lines.append(f"{where}: unknown q_id {rec['q_id']!r}")
+            continue
+        if item.id in seen:
+            report.bad_lines.append(f"{where}: second answer to {item.id}")
+            continue
+        seen.add(item.id)
+        parsed = parse_boxed(rec["response"], len(item.options))
+        report.statuses[parsed.status] += 1
+        rows.append(
+            {
+                "system": system,
+                "agent": culture,
+                "culture": culture,
+                "backbone": model,
+                "mode": "sample",
+                "round": round,
+                "item": item.id,
+                "sample": 0,
+                "answer": parsed.answer,
+                "raw": rec["response"],
+                "status": parsed.status,
+            }
+        )
     return rows
 
 
+def _ballot_rows(path: Path, survey: Survey, report: ImportReport) -> list[dict]:
+    model, culture = BALLOT_FILE.match(path.name).group("model", "culture")  # type: ignore[union-attr]
+    culture = survey.culture(culture.upper()).code
+    ids = {p["id"] for p in budgeting_projects()}
+    rows, seen = [], set()
+    for where, rec in _records(path, ("run_idx", "response"), report):
+        if not isinstance(rec["run_idx"], int) or rec["run_idx"] in seen:
+            report.bad_lines.append(f"{where}: run_idx {rec['run_idx']!r} is not a new integer")
+            continue
+        seen.add(rec["run_idx"])
+        status = budgeting.parse_ballot(rec["response"], ids).status
+        report.statuses[status] += 1
+        rows.append(
+            {
+                "system": budgeting.SYSTEM,
+                "agent": culture,
+                "culture": culture,
+                "backbone": model,
+                "mode": "sample",
+                "round": 0,
+                "item": budgeting.ITEM,
+                "sample": rec["run_idx"],
+                "raw": rec["response"],
+                "status": status,
+            }
+        )
+    return rows
+
+
+def _round_dirs(source: Path) -> list[tuple[int, Path]]:
+    """(round, directory): wvs_evaluation is round 0, wvs_evaluation_interaction round 1, ..._roundK round K."""
+    found = []
+    for d in source.iterdir():
+        m = ROUND_DIR.match(d.name)
+        if not (d.is_dir() and m):
+            continue
+        if m.group("k"):
+            found.append((int(m.group("k")), d))
+        else:
+            found.append((1 if d.name.endswith("interaction") else 0, d))
+    return sorted(found)
+
+
 def import_reference_outputs(
-    source: str | Path, dest: str | Path, survey: Survey, skip_bad_lines: bool = False
+    source: str | Path, dest: str | Path, survey: Survey, skip_bad_lines: bool = False, kind: str = "static"
 ) -> tuple[Run, ImportReport]:
-    """Read every ``{model}_{CULTURE}_system.jsonl`` in ``source`` into a new run at ``dest``.
+    """Read the reference implementation's outputs in ``source`` into a new run at ``dest``.
 
     Any bad line stops the import with one message listing them, unless ``skip_bad_lines``.
     """
     source = Path(source)
+    if kind not in KINDS:
+        raise CulturescopeError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
     if not source.is_dir():
         raise CulturescopeError(f"{source} is not a directory")
-    files = sorted(p for p in source.iterdir() if FILE_PATTERN.match(p.name))
-    if not files:
-        raise CulturescopeError(f"{source}: no files named {{model}}_{{CULTURE}}_system.jsonl")
-    report = ImportReport(files=len(files))
-    rows = [row for path in files for row in _read_file(path, survey, report)]
+    report = ImportReport()
+    if kind == "budgeting":
+        jobs = [
+            (p, lambda p: _ballot_rows(p, survey, report))
+            for p in sorted(source.iterdir())
+            if BALLOT_FILE.match(p.name)
+        ]
+        expected = "{model}_{CULTURE}.jsonl"
+    else:
+        dirs = _round_dirs(source) if kind == "exposure" else [(0, source)]
+        system = EXPOSURE if kind == "exposure" else "static"
+        jobs = [
+            (p, lambda p, r=r: _survey_rows(p, survey, report, system, r))
+            for r, d in dirs
+            for p in sorted(d.iterdir())
+            if SURVEY_FILE.match(p.name)
+        ]
+        expected = (
+            "round directories (wvs_evaluation, wvs_evaluation_interaction...)"
+            if kind == "exposure"
+            else "{model}_{CULTURE}_system.jsonl"
+        )
+    if not jobs:
+        raise CulturescopeError(f"{source}: no {expected} found")
+    report.files = len(jobs)
+    rows = [row for path, read in jobs for row in read(path)]
     if report.bad_lines and not skip_bad_lines:
         shown = "; ".join(report.bad_lines[:5])
         more = f" (and {len(report.bad_lines) - 5} more)" if len(report.bad_lines) > 5 else ""
@@ -113,13 +193,13 @@ def import_reference_outputs(
         {
             "kind": "import",
             "source": {
-                "format": "reference-jsonl",
+                "format": f"reference-{kind}",
                 "directory": str(source.resolve()),
-                "files": [p.name for p in files],
+                "files": [str(p.relative_to(source)) for p, _ in jobs],
                 "skipped_lines": report.bad_lines,
             },
             "survey": survey.name,
-            "systems": ["static"],
+            "systems": sorted({r["system"] for r in rows}),
             "backbones": sorted({r["backbone"] for r in rows}),
             "cultures": sorted({r["culture"] for r in rows}),
         },

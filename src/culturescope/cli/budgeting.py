@@ -5,16 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Optional
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from culturescope.backends import BackboneSpec
 from culturescope.cache import RequestCache
-from culturescope.cli.common import app, emit
+from culturescope.cli.common import JsonOpt, RunsArg, analyze_app, app, emit
+from culturescope.errors import CulturescopeError
 from culturescope.experiment import execute_budgeting
+from culturescope.store import Run
 from culturescope.survey import PAPER_CULTURES, budgeting_projects, wvs7
-from culturescope.tasks.budgeting import funded, parse_ballot, summarize
+from culturescope.tasks.budgeting import SYSTEM, funded, parse_ballot, summarize
 
 
 @app.command(rich_help_panel="Runs")
@@ -26,9 +29,7 @@ def pb(
         Optional[str], typer.Option(help="Comma-separated culture codes (default: BRA,CHN,MEX,NGA,NZL).")
     ] = None,
     samples: Annotated[int, typer.Option(help="Ballots per agent (paper: 20).")] = 20,
-    budget: Annotated[
-        int, typer.Option(help="Budget for the aggregation rules (projects cost 10,000 each).")
-    ] = 40000,
+    budget: Annotated[int, typer.Option(help="Budget for the aggregation rules (projects cost 10,000 each).")] = 40000,
     out_dir: Annotated[
         Optional[Path], typer.Option("--out", help="Run directory (default: runs/pb-<cultures>); rerun to resume.")
     ] = None,
@@ -47,10 +48,29 @@ def pb(
     except KeyboardInterrupt:
         err.print(escape(f"stopped. Every ballot so far is kept in {out_dir}; run the same command again to resume."))
         raise typer.Exit(130) from None
+    print_votes(run.responses(), budget, json_)
+
+
+@analyze_app.command("pb")
+def analyze_pb(
+    runs: RunsArg,
+    budget: Annotated[int, typer.Option(help="Budget for the aggregation rules (projects cost 10,000 each).")] = 40000,
+    json_: JsonOpt = False,
+) -> None:
+    """Vote shares, coverage, entropy, invalid ballots and funded projects of budgeting runs (§7)."""
+    table = pd.concat([Run.open(r).responses() for r in runs], ignore_index=True)
+    table = table[table["system"] == SYSTEM]
+    if table.empty:
+        raise CulturescopeError("no budgeting ballots in these runs; make them with: culturescope pb")
+    print_votes(table, budget, json_)
+
+
+def print_votes(table: pd.DataFrame, budget: int, json_: bool) -> None:
+    """One table per backbone and culture set: votes per project, then the summary lines."""
     projects = budgeting_projects()
     ids = {p["id"] for p in projects}
-    table = run.responses()
     for name, rows in table.groupby("backbone"):
+        chosen = sorted(rows["culture"].unique())
         ballots = [parse_ballot(raw, ids) for raw in rows["raw"]]
         summary = summarize(ballots, projects)
         total = max(1, sum(summary.votes.values()))

@@ -204,11 +204,19 @@ def run(
 
 @app.command("import", rich_help_panel="Runs")
 def import_(
-    source: Annotated[Path, typer.Argument(help="Directory of {model}_{CULTURE}_system.jsonl files.")],
+    source: Annotated[Path, typer.Argument(help="Directory of the reference implementation's outputs (see --kind).")],
     dest: Annotated[Path, typer.Argument(help="New run directory to create.")],
     skip_bad_lines: Annotated[
         bool, typer.Option(help="Import the good lines and list the bad ones, instead of stopping.")
     ] = False,
+    kind: Annotated[
+        str,
+        typer.Option(
+            help="static: {model}_{CULTURE}_system.jsonl files; exposure: a directory of round directories "
+            "(wvs_evaluation, wvs_evaluation_interaction, ..._roundK); budgeting: {model}_{CULTURE}.jsonl "
+            "ballot files."
+        ),
+    ] = "static",
     items: ItemsOpt = None,
     reference: ReferenceOpt = None,
     cultures_file: CulturesFileOpt = None,
@@ -219,7 +227,7 @@ def import_(
     (\\boxed{n}). Then score it with: culturescope evaluate DEST
     """
     survey = load_survey_options(items, reference, cultures_file)
-    run, report = import_reference_outputs(source, dest, survey, skip_bad_lines)
+    run, report = import_reference_outputs(source, dest, survey, skip_bad_lines, kind)
     statuses = ", ".join(f"{k} {v}" for k, v in sorted(report.statuses.items()))
     out.print(escape(f"imported {report.responses} responses from {report.files} files into {run.path} ({statuses})"))
     for line in report.bad_lines:
