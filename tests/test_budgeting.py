@@ -8,10 +8,14 @@ import sys
 
 import pytest
 
+from culturescope import metrics
+from culturescope.analyses.subsets import subsets
 from culturescope.importers import import_reference_outputs
+from culturescope.store import Run
 from culturescope.survey import budgeting_projects, wvs7
 from culturescope.tasks.budgeting import Ballot, ballot_messages, funded, parse_ballot, summarize
 from servers import ScriptedServer, chat_completion
+from synthetic import synthetic_answers, write_reference_outputs
 
 IDS = set(range(1, 14))
 
@@ -134,3 +138,58 @@ def test_import_published_ballots_and_analyze(tmp_path):
         7: 1,
     }
     assert result["notes"][0] == "valid ballots 2 of 3; invalid: duplicate 1"
+
+
+def test_vote_with_the_lowest_and_highest_diversity_systems(tmp_path):
+    cultures = ["BRA", "CHN", "DEU", "IND", "MEX", "NGA", "NZL"]
+    src = tmp_path / "answers"
+    src.mkdir()
+    X = synthetic_answers(1, cultures, seed=3)
+    write_reference_outputs(src, X, cultures, ["alpha"])
+    import_reference_outputs(src, tmp_path / "survey_run", wvs7())
+    res = subsets(metrics.pairwise_distances(X[0], wvs7().deltas), 5)
+    expected = {
+        name: ",".join(cultures[i] for i in res.members[m])
+        for name, m in (("lowest", res.diversity_p.argmin()), ("highest", res.diversity_p.argmax()))
+    }
+    server = ScriptedServer([(200, chat_completion("\\boxed{1, 3, 5, 7}"), {})])
+    try:
+        env = {**os.environ, "CULTURESCOPE_CACHE": str(tmp_path / "cache.sqlite")}
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "culturescope",
+                "pb",
+                "-b",
+                f"openai:m@{server.url}/v1",
+                "--samples",
+                "2",
+                "--cultures-from",
+                str(tmp_path / "survey_run"),
+                "--system",
+                "alpha",
+                "--out",
+                str(tmp_path / "pb"),
+                "--json",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        server.close()
+    assert done.returncode == 0, done.stderr
+    for name, chosen in expected.items():
+        assert f"{name}-diversity five-culture system of alpha: {chosen}" in done.stderr
+        table = Run.open(tmp_path / "pb" / name).responses()
+        assert sorted(table["culture"].unique()) == sorted(chosen.split(",")) and len(table) == 10
+    report = tmp_path / "report.html"
+    made = subprocess.run([sys.executable, "-m", "culturescope", "report", str(tmp_path / "survey_run"),
+                           str(tmp_path / "pb" / "lowest"), str(tmp_path / "pb" / "highest"), "-o", str(report),
+                           "--replicates", "20"], capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stderr
+    html = report.read_text()
+    assert "Fig. 6: participatory budgeting, approvals per category" in html
+    assert html.count(">10/10</td>") == 2  # valid ballots of each system

@@ -165,3 +165,20 @@ def dynamics_figure(per_system: dict[str, Dynamics]):
         ax.grid(alpha=0.15)
     fig.tight_layout()
     return fig
+
+
+def budgeting_figure(per_system: dict[str, dict[str, int]]):
+    """Fig. 6, 9, 10: share of approvals per project category, one bar group per system."""
+    categories = list(next(iter(per_system.values())))
+    fig, ax = plt.subplots(figsize=(6.0, 0.28 * len(categories) + 1.2))
+    height = 0.8 / len(per_system)
+    y = np.arange(len(categories))
+    for n, (label, votes) in enumerate(per_system.items()):
+        total = max(1, sum(votes.values()))
+        ax.barh(y + n * height, [100 * votes[c] / total for c in categories], height, color=COLORS[n % 10], label=label)
+    ax.set_yticks(y + height * (len(per_system) - 1) / 2, categories)
+    ax.invert_yaxis()
+    ax.set(xlabel="share of approvals (%)")
+    ax.legend(frameon=False, fontsize=6.5, loc="lower right")
+    fig.tight_layout()
+    return fig

@@ -25,7 +25,8 @@ from culturescope.analyses.subsets import AgentCount, max_by_size, subsets
 from culturescope.analyses.uncertainty import bootstrap
 from culturescope.evaluate import usable
 from culturescope.store import Run
-from culturescope.survey import Mode, Survey
+from culturescope.survey import Mode, Survey, budgeting_projects
+from culturescope.tasks import budgeting
 
 MAX_ASSIGNMENTS = 5_000_000  # above this the mixed-backbone figure is left out of the report
 
@@ -64,6 +65,34 @@ def _table(df: pd.DataFrame) -> str:
 
 def _cell(v) -> str:
     return f"{v:.2f}" if isinstance(v, (float, np.floating)) else str(v)
+
+
+def _budgeting_figures(responses: pd.DataFrame) -> list[str]:
+    """Fig. 6: approval shares per category for every (backbone, culture set) that voted."""
+    ballots = responses[responses["system"] == budgeting.SYSTEM]
+    if ballots.empty:
+        return []
+    projects = budgeting_projects()
+    ids = {p["id"] for p in projects}
+    per_system, rows = {}, []
+    for (run, backbone), group in ballots.groupby(["run", "backbone"]):
+        label = f"{backbone}: {','.join(sorted(group['culture'].unique()))}"
+        summary = budgeting.summarize([budgeting.parse_ballot(raw, ids) for raw in group["raw"]], projects)
+        per_system[label] = summary.by_category
+        rows.append(
+            {
+                "system": label,
+                "valid ballots": f"{summary.ballots}/{len(group)}",
+                "coverage": f"{summary.coverage}/{len(projects)}",
+                "normalized entropy": summary.entropy,
+            }
+        )
+    if not any(sum(v.values()) for v in per_system.values()):
+        return [_table(pd.DataFrame(rows))]
+    return [
+        _figure(plots.budgeting_figure(per_system), "Fig. 6: participatory budgeting, approvals per category"),
+        _table(pd.DataFrame(rows)),
+    ]
 
 
 def build_report(
@@ -170,6 +199,7 @@ def build_report(
         figs.append(
             _figure(plots.dynamics_figure(exposure), "Fig. 4, 5 and 8: social exposure, change and trajectories")
         )
+    figs += _budgeting_figures(responses)
     parts.append("<h2>Figures</h2>" + "".join(figs))
 
     table = responses[responses["culture"].isin(cultures)]

@@ -22,7 +22,9 @@ def system_answers(
 
     Systems are named by backbone, with the answer mode added when a backbone has both modes.
     """
-    table = responses[(responses["round"] == round) & responses["culture"].isin(cultures)]
+    table = responses[
+        (responses["round"] == round) & responses["culture"].isin(cultures) & responses["item"].isin(survey.item_ids)
+    ]  # not ballots or other tasks
     both = table.groupby("backbone")["mode"].nunique()
     out = {}
     for (backbone, answer_mode), group in table.groupby(["backbone", "mode"], sort=True):

@@ -10,9 +10,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from culturescope.analyses.subsets import subsets
 from culturescope.backends import BackboneSpec
 from culturescope.cache import RequestCache
-from culturescope.cli.common import JsonOpt, RunsArg, analyze_app, app, emit
+from culturescope.cli.common import JsonOpt, RunsArg, analyze_app, app, culture_distances, emit
 from culturescope.errors import CulturescopeError
 from culturescope.experiment import execute_budgeting
 from culturescope.store import Run
@@ -34,21 +35,50 @@ def pb(
         Optional[Path], typer.Option("--out", help="Run directory (default: runs/pb-<cultures>); rerun to resume.")
     ] = None,
     cache: Annotated[Optional[Path], typer.Option(help="Request cache (SQLite).")] = None,
+    cultures_from: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="A run in which --system answered the survey: vote with its lowest- and highest-Diversity_P "
+            "five-culture systems (the paper's §7 comparison) instead of --cultures."
+        ),
+    ] = None,
+    system: Annotated[
+        Optional[str], typer.Option(help="With --cultures-from: the system whose subsets to rank.")
+    ] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """Participatory budgeting (§7, App. E): each agent approves exactly 4 of the 13 WVS projects,
     `--samples` times; then vote shares, coverage, entropy, invalid ballots and the funded projects."""
     survey = wvs7()
-    chosen = survey.resolve_cultures(cultures, PAPER_CULTURES)
     specs = [BackboneSpec.parse(b) for b in (backbone or ["embedded"])]
-    out_dir = out_dir or Path("runs") / f"pb-{'-'.join(chosen)}"
+    if cultures_from:
+        if not system:
+            raise CulturescopeError("--cultures-from needs --system (the system whose culture subsets to rank)")
+        chosen_all, D_system, _ = culture_distances([cultures_from], system, None, "faithful", survey)
+        if len(chosen_all) < 6:
+            raise CulturescopeError(
+                f"{cultures_from} has {len(chosen_all)} cultures; ranking 5-culture systems needs 6+"
+            )
+        res = subsets(D_system, 5)
+        picks = {
+            name: [chosen_all[i] for i in res.members[index]]
+            for name, index in (("lowest", res.diversity_p.argmin()), ("highest", res.diversity_p.argmax()))
+        }
+    else:
+        picks = {"": survey.resolve_cultures(cultures, PAPER_CULTURES)}
     err = Console(stderr=True, soft_wrap=True)
-    try:
-        run = execute_budgeting(specs, survey, chosen, samples, out_dir, RequestCache(cache), err)
-    except KeyboardInterrupt:
-        err.print(escape(f"stopped. Every ballot so far is kept in {out_dir}; run the same command again to resume."))
-        raise typer.Exit(130) from None
-    print_votes(run.responses(), budget, json_)
+    for name, chosen in picks.items():
+        target = (out_dir / name if name else out_dir) if out_dir else Path("runs") / f"pb-{'-'.join(chosen)}"
+        if name:
+            err.print(f"{name}-diversity five-culture system of {escape(system)}: {','.join(chosen)}", highlight=False)
+        try:
+            run = execute_budgeting(specs, survey, chosen, samples, target, RequestCache(cache), err)
+        except KeyboardInterrupt:
+            err.print(
+                escape(f"stopped. Every ballot so far is kept in {target}; run the same command again to resume.")
+            )
+            raise typer.Exit(130) from None
+        print_votes(run.responses(), budget, json_)
 
 
 @analyze_app.command("pb")
