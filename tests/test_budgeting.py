@@ -186,9 +186,24 @@ def test_vote_with_the_lowest_and_highest_diversity_systems(tmp_path):
         table = Run.open(tmp_path / "pb" / name).responses()
         assert sorted(table["culture"].unique()) == sorted(chosen.split(",")) and len(table) == 10
     report = tmp_path / "report.html"
-    made = subprocess.run([sys.executable, "-m", "culturescope", "report", str(tmp_path / "survey_run"),
-                           str(tmp_path / "pb" / "lowest"), str(tmp_path / "pb" / "highest"), "-o", str(report),
-                           "--replicates", "20"], capture_output=True, text=True, timeout=300)
+    made = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "culturescope",
+            "report",
+            str(tmp_path / "survey_run"),
+            str(tmp_path / "pb" / "lowest"),
+            str(tmp_path / "pb" / "highest"),
+            "-o",
+            str(report),
+            "--replicates",
+            "20",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert made.returncode == 0, made.stderr
     html = report.read_text()
     assert "Fig. 6: participatory budgeting, approvals per category" in html

@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pandas as pd
@@ -17,6 +16,7 @@ from culturescope.store import Run
 from culturescope.survey import wvs7
 from culturescope.systems.exposure import round_requests
 from test_import_evaluate import majority_text, write_model
+from test_runs import lines, wait_for_lines
 
 CULTURES = ["BRA", "CHN", "MEX"]
 
@@ -82,12 +82,10 @@ def test_multi_round_run_resumes_after_kill(tmp_path):
     ]
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     path = out / "responses.jsonl"
-    while not path.exists() or path.read_text().count("\n") < 48:  # past round 0 (36 answers)
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.05)
+    wait_for_lines(path, 48, proc)  # past round 0 (36 answers)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    kept = path.read_text().count("\n")
+    kept = lines(path)
     assert 48 <= kept < 108
     done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
@@ -134,3 +132,34 @@ def test_import_published_exposure_rounds(tmp_path):
     rows = json.loads(dyn.stdout)["rows"]
     assert [r["round"] for r in rows] == [0, 1, 2]
     assert all(r["alignment"] == 100.0 and r["ΔD"] == 0 for r in rows)  # every round answers with the majority
+
+
+def test_exposure_command_runs_and_reports(tmp_path):
+    env = {**os.environ, "CULTURESCOPE_CACHE": str(tmp_path / "cache.sqlite")}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "culturescope",
+            "exposure",
+            "--rounds",
+            "1",
+            "--limit",
+            "2",
+            "--cultures",
+            "BRA,CHN",
+            "--mode",
+            "probs",
+            "--out",
+            str(tmp_path / "r"),
+            "--json",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)["rows"]
+    assert [r["round"] for r in rows] == [0, 1] and rows[0]["system"] == "SmolLM2-135M-Instruct"
+    assert Run.open(tmp_path / "r").responses().groupby("round").size().to_dict() == {0: 4, 1: 4}

@@ -11,7 +11,6 @@ import typer
 from rich.markup import escape
 
 from culturescope import metrics
-from culturescope.analyses.dynamics import exposure_dynamics
 from culturescope.analyses.landscape import landscape
 from culturescope.analyses.mixed import mixed_backbones
 from culturescope.analyses.subsets import AgentCount, max_by_size, subsets
@@ -33,11 +32,11 @@ from culturescope.cli.common import (
     emit,
     load_survey_options,
     out,
+    print_dynamics,
     systems_of,
 )
 from culturescope.errors import CulturescopeError
 from culturescope.store import Run
-from culturescope.systems.exposure import SYSTEM as EXPOSURE
 
 
 @analyze_app.command("landscape")
@@ -240,27 +239,7 @@ def analyze_exposure(
     """Social exposure dynamics (§6): scores per round, ΔD and ΔA against round 0, agents' drift."""
     survey = load_survey_options(items, reference, cultures_file)
     responses = pd.concat([Run.open(r).responses() for r in runs], ignore_index=True)
-    exposed = responses[responses["system"] == EXPOSURE]
-    if exposed.empty:
-        raise CulturescopeError("no exposure responses in these runs; make them with: culturescope run --rounds 5")
-    chosen = survey.resolve_cultures(cultures, sorted(exposed["culture"].unique()))
-    rows = [
-        {
-            "system": label,
-            "round": int(r),
-            "alignment": 100 * a,
-            "diversity_p": 100 * p,
-            "diversity_s": 100 * q,
-            "ΔD": 100 * dd,
-            "ΔA": 100 * da,
-            "mean drift": 100 * float(np.nanmean(dr)),
-        }
-        for label, dyn in exposure_dynamics(responses, survey, chosen, mode.value).items()
-        for r, a, p, q, dd, da, dr in zip(
-            dyn.rounds, dyn.alignment, dyn.diversity_p, dyn.diversity_s, dyn.delta_d, dyn.delta_a, dyn.drift
-        )
-    ]
-    emit(rows, f"Social exposure dynamics (×100), cultures {','.join(chosen)}", json_)
+    print_dynamics(responses, survey, cultures, mode.value, json_)
 
 
 @app.command(rich_help_panel="Analyses")

@@ -47,8 +47,11 @@ def pb(
     ] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
-    """Participatory budgeting (§7, App. E): each agent approves exactly 4 of the 13 WVS projects,
-    `--samples` times; then vote shares, coverage, entropy, invalid ballots and the funded projects."""
+    """Participatory budgeting (§7): each agent approves exactly 4 of the 13 WVS projects.
+
+    Every agent votes --samples times; then vote shares, coverage, entropy, invalid ballots and the
+    projects funded by greedy approval and the Method of Equal Shares.
+    """
     survey = wvs7()
     specs = [BackboneSpec.parse(b) for b in (backbone or ["embedded"])]
     if cultures_from:

@@ -10,6 +10,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
+import numpy as np
 import pandas as pd
 import typer
 from rich.console import Console
@@ -17,11 +18,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from culturescope import metrics
+from culturescope.analyses.dynamics import exposure_dynamics
 from culturescope.analyses.landscape import system_answers
 from culturescope.errors import CulturescopeError
 from culturescope.evaluate import SystemScore
 from culturescope.store import Run
 from culturescope.survey import Survey, load_survey, wvs7
+from culturescope.systems.exposure import SYSTEM as EXPOSURE
 
 app = typer.Typer(
     help="Score LLM agents' answers to value surveys against the human answers of each "
@@ -191,3 +194,27 @@ def culture_distances(runs: list[Path], system: str, cultures: str | None, mode:
         metrics.pairwise_distances(systems[name][0], survey.deltas),
         metrics.pairwise_distances(survey.majority_matrix(chosen, mode), survey.deltas),
     )
+
+
+def print_dynamics(responses: pd.DataFrame, survey: Survey, cultures: str | None, mode: str, json_: bool) -> None:
+    exposed = responses[responses["system"] == EXPOSURE]
+    if exposed.empty:
+        raise CulturescopeError("no exposure responses in these runs; make them with: culturescope run --rounds 5")
+    chosen = survey.resolve_cultures(cultures, sorted(exposed["culture"].unique()))
+    rows = [
+        {
+            "system": label,
+            "round": int(r),
+            "alignment": 100 * a,
+            "diversity_p": 100 * p,
+            "diversity_s": 100 * q,
+            "ΔD": 100 * dd,
+            "ΔA": 100 * da,
+            "mean drift": 100 * float(np.nanmean(dr)),
+        }
+        for label, dyn in exposure_dynamics(responses, survey, chosen, mode).items()
+        for r, a, p, q, dd, da, dr in zip(
+            dyn.rounds, dyn.alignment, dyn.diversity_p, dyn.diversity_s, dyn.delta_d, dyn.delta_a, dyn.drift
+        )
+    ]
+    emit(rows, f"Social exposure dynamics (×100), cultures {','.join(chosen)}", json_)

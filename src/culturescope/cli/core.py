@@ -24,6 +24,7 @@ from culturescope.cli.common import (
     app,
     load_survey_options,
     out,
+    print_dynamics,
     print_scores,
     survey_app,
 )
@@ -32,7 +33,7 @@ from culturescope.evaluate import SystemScore, evaluate_responses, human_referen
 from culturescope.experiment import Experiment, execute, load_experiment
 from culturescope.importers import import_reference_outputs
 from culturescope.store import Run
-from culturescope.survey import PAPER_CULTURES
+from culturescope.survey import PAPER_CULTURES, wvs7
 
 
 @app.command(rich_help_panel="Runs")
@@ -292,3 +293,44 @@ def cultures(items: ItemsOpt = None, reference: ReferenceOpt = None, cultures_fi
         n = sum(1 for it in survey.items if survey.shares.get(c.code, {}).get(it.id))
         table.add_row(c.code, c.country, c.culture, c.continent or "", f"{n}/{len(survey.items)}")
     out.print(table)
+
+
+@app.command(rich_help_panel="Runs")
+def exposure(
+    backbone: Annotated[
+        Optional[list[str]], typer.Option("--backbone", "-b", help="Repeatable; as for `run` (default: embedded).")
+    ] = None,
+    cultures: Annotated[
+        Optional[str], typer.Option(help="Comma-separated culture codes (default: BRA,CHN,MEX,NGA,NZL).")
+    ] = None,
+    rounds: Annotated[int, typer.Option(help="Rounds after round 0 (paper: 5).")] = 5,
+    mode: Annotated[str, typer.Option(help="Answer mode: sample or probs.")] = "sample",
+    show: Annotated[str, typer.Option(help="What agents see of the others: raw (reply text) or answer.")] = "raw",
+    limit: Annotated[Optional[int], typer.Option(help="Only the first N items.")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run directory; rerun to resume.")] = None,
+    cache: Annotated[Optional[Path], typer.Option(help="Request cache (SQLite).")] = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Multi-round social exposure (§6): each round, agents see the others' previous answers.
+
+    Then Alignment and diversity per round, ΔD and ΔA against round 0, and each agent's drift.
+    Same as `run --rounds K` followed by `analyze exposure`.
+    """
+    survey = wvs7()
+    experiment = Experiment(
+        backbones=[BackboneSpec.parse(b) for b in (backbone or ["embedded"])],
+        cultures=survey.resolve_cultures(cultures, PAPER_CULTURES),
+        modes=[mode],
+        limit=limit,
+        rounds=rounds,
+        show=show,
+    )
+    out_dir = out_dir or experiment.default_dir(survey)
+    err = Console(stderr=True, soft_wrap=True)
+    err.print(escape(f"run directory: {out_dir}"), highlight=False)
+    try:
+        result = execute(experiment, survey, out_dir, RequestCache(cache), err)
+    except KeyboardInterrupt:
+        err.print(escape(f"stopped. Every response so far is kept in {out_dir}; run the same command again to resume."))
+        raise typer.Exit(130) from None
+    print_dynamics(result.responses(), survey, None, "faithful", json_)
