@@ -13,7 +13,7 @@ from rich.markup import escape
 from culturescope.analyses.subsets import subsets
 from culturescope.backends import BackboneSpec
 from culturescope.cache import RequestCache
-from culturescope.cli.common import JsonOpt, RunsArg, analyze_app, app, culture_distances, emit
+from culturescope.cli.common import JsonOpt, RunsArg, analyze_app, app, culture_distances, emit, resumable
 from culturescope.errors import CulturescopeError
 from culturescope.experiment import execute_budgeting
 from culturescope.store import Run
@@ -74,13 +74,11 @@ def pb(
         target = (out_dir / name if name else out_dir) if out_dir else Path("runs") / f"pb-{'-'.join(chosen)}"
         if name:
             err.print(f"{name}-diversity five-culture system of {escape(system)}: {','.join(chosen)}", highlight=False)
-        try:
-            run = execute_budgeting(specs, survey, chosen, samples, target, RequestCache(cache), err)
-        except KeyboardInterrupt:
-            err.print(
-                escape(f"stopped. Every ballot so far is kept in {target}; run the same command again to resume.")
-            )
-            raise typer.Exit(130) from None
+        run = resumable(
+            "ballot",
+            target,
+            lambda: execute_budgeting(specs, survey, chosen, samples, target, RequestCache(cache), err),
+        )
         print_votes(run.responses(), budget, json_)
 
 

@@ -8,7 +8,7 @@ import json
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Callable, Optional
 
 import numpy as np
 import pandas as pd
@@ -76,6 +76,17 @@ ModeOpt = Annotated[
         "(0-based codes, ties, out-of-range answers). See docs/data.md."
     ),
 ]
+
+
+def resumable(what: str, out_dir: Path, start: Callable[[], Run]) -> Run:
+    """``start()``; on Ctrl-C, say that every {what} so far is kept and how to resume, and exit 130."""
+    try:
+        return start()
+    except KeyboardInterrupt:
+        Console(stderr=True, soft_wrap=True).print(
+            escape(f"stopped. Every {what} so far is kept in {out_dir}; run the same command again to resume.")
+        )
+        raise typer.Exit(130) from None
 
 
 def load_survey_options(items: Path | None, reference: Path | None, cultures_file: Path | None) -> Survey:

@@ -26,6 +26,7 @@ from culturescope.cli.common import (
     out,
     print_dynamics,
     print_scores,
+    resumable,
     survey_app,
 )
 from culturescope.errors import CulturescopeError
@@ -33,7 +34,13 @@ from culturescope.evaluate import SystemScore, evaluate_responses, human_referen
 from culturescope.experiment import Experiment, execute, load_experiment
 from culturescope.importers import import_reference_outputs
 from culturescope.store import Run
-from culturescope.survey import PAPER_CULTURES, wvs7
+from culturescope.survey import PAPER_CULTURES, Survey, wvs7
+
+
+def _execute(experiment: Experiment, survey: Survey, out_dir: Path, cache: Path | None, err: Console) -> Run:
+    """Run (or resume) an experiment into ``out_dir``, saying where; Ctrl-C keeps what is done."""
+    err.print(escape(f"run directory: {out_dir}"), highlight=False)
+    return resumable("response", out_dir, lambda: execute(experiment, survey, out_dir, RequestCache(cache), err))
 
 
 @app.command(rich_help_panel="Runs")
@@ -176,12 +183,7 @@ def run(
     )
     out_dir = out_dir or experiment.default_dir(survey)
     err = Console(stderr=True, soft_wrap=True)  # never break a path across lines
-    err.print(escape(f"run directory: {out_dir}"), highlight=False)
-    try:
-        result = execute(experiment, survey, out_dir, RequestCache(cache), err)
-    except KeyboardInterrupt:
-        err.print(escape(f"stopped. Every response so far is kept in {out_dir}; run the same command again to resume."))
-        raise typer.Exit(130) from None
+    result = _execute(experiment, survey, out_dir, cache, err)
     responses = result.responses()
     print_scores(
         evaluate_responses(responses, survey, experiment.cultures),
@@ -327,10 +329,5 @@ def exposure(
     )
     out_dir = out_dir or experiment.default_dir(survey)
     err = Console(stderr=True, soft_wrap=True)
-    err.print(escape(f"run directory: {out_dir}"), highlight=False)
-    try:
-        result = execute(experiment, survey, out_dir, RequestCache(cache), err)
-    except KeyboardInterrupt:
-        err.print(escape(f"stopped. Every response so far is kept in {out_dir}; run the same command again to resume."))
-        raise typer.Exit(130) from None
+    result = _execute(experiment, survey, out_dir, cache, err)
     print_dynamics(result.responses(), survey, None, "faithful", json_)
