@@ -19,7 +19,7 @@ import pandas as pd
 
 from culturescope import __version__, metrics, plots
 from culturescope.analyses.dynamics import exposure_dynamics
-from culturescope.analyses.landscape import landscape, system_answers
+from culturescope.analyses.landscape import landscape, select_systems, system_answers
 from culturescope.analyses.mixed import mixed_backbones
 from culturescope.analyses.subsets import AgentCount, max_by_size, subsets
 from culturescope.analyses.uncertainty import bootstrap
@@ -97,16 +97,19 @@ def _budgeting_figures(responses: pd.DataFrame) -> list[str]:
 
 def build_report(
     runs: list[Run],
+    responses: pd.DataFrame,
     survey: Survey,
     cultures: list[str],
     mode: Mode = "faithful",
     replicates: int = 1000,
     per_item: list[str] | None = None,
-) -> str:
-    """The report as one HTML string. ``per_item``: the systems of Fig. 1 (right); by default the
-    most aligned and the most diverse one."""
-    responses = pd.concat([r.responses() for r in runs], ignore_index=True)
+) -> tuple[str, list[str]]:
+    """The report as one HTML string, from the runs and their responses, and the systems left out
+    because none of their answers could be scored. ``per_item``: the systems of Fig. 1 (right); by
+    default the most aligned and the most diverse one."""
     systems, empty = system_answers(responses, survey, cultures, mode)
+    if per_item:
+        select_systems(per_item, systems)
     delta = survey.deltas
     mu = survey.majority_matrix(cultures, mode)
     human = mu
@@ -216,20 +219,24 @@ def build_report(
             f"<h2>Manifest of {escape(run.name)}</h2><pre>"
             f"{escape(json.dumps(run.manifest, indent=2, ensure_ascii=False))}</pre>"
         )
-    return (
+    html = (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>culturescope report</title>'
         f"<style>{CSS}</style></head><body>{''.join(parts)}</body></html>"
     )
+    return html, empty
 
 
 def write_report(
     runs: list[Run],
+    responses: pd.DataFrame,
     survey: Survey,
     cultures: list[str],
     out: Path,
     mode: Mode = "faithful",
     replicates: int = 1000,
     per_item: list[str] | None = None,
-) -> Path:
-    out.write_text(build_report(runs, survey, cultures, mode, replicates, per_item), encoding="utf-8")
-    return out
+) -> list[str]:
+    """Write the report to ``out``; returns the systems left out (see :func:`build_report`)."""
+    html, left_out = build_report(runs, responses, survey, cultures, mode, replicates, per_item)
+    out.write_text(html, encoding="utf-8")
+    return left_out

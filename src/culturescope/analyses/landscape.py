@@ -41,6 +41,14 @@ def system_answers(
     return systems, empty
 
 
+def select_systems(names: list[str], systems: dict[str, np.ndarray]) -> list[str]:
+    """``names``, each checked to be one of ``systems``."""
+    unknown = [n for n in names if n not in systems]
+    if unknown:
+        raise CulturescopeError(f"no system {unknown[0]!r}; the runs have: {', '.join(systems)}")
+    return names
+
+
 @dataclass(frozen=True)
 class Landscape:
     """One point per single-backbone system (fractions; sample-averaged like ``evaluate``)."""

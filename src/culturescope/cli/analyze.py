@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import numpy as np
-import pandas as pd
 import typer
 from rich.markup import escape
 
@@ -30,13 +29,16 @@ from culturescope.cli.common import (
     chosen_systems,
     culture_distances,
     emit,
+    load_runs,
     load_survey_options,
+    note_left_out,
     out,
     print_dynamics,
+    run_cultures,
+    split_names,
     systems_of,
 )
 from culturescope.errors import CulturescopeError
-from culturescope.store import Run
 
 
 @analyze_app.command("landscape")
@@ -238,7 +240,7 @@ def analyze_exposure(
 ) -> None:
     """Social exposure dynamics (§6): scores per round, ΔD and ΔA against round 0, agents' drift."""
     survey = load_survey_options(items, reference, cultures_file)
-    responses = pd.concat([Run.open(r).responses() for r in runs], ignore_index=True)
+    _, responses = load_runs(runs)
     print_dynamics(responses, survey, cultures, mode.value, json_)
 
 
@@ -258,8 +260,17 @@ def report(
     from culturescope.report import write_report
 
     survey = load_survey_options(items, reference, cultures_file)
-    opened, chosen, systems = systems_of(runs, cultures, mode.value, survey)
-    path = write_report(
-        opened, survey, chosen, output, mode.value, replicates, chosen_systems(per_item, systems) if per_item else None
+    opened, responses = load_runs(runs)
+    note_left_out(
+        write_report(
+            opened,
+            responses,
+            survey,
+            run_cultures(responses, cultures, survey),
+            output,
+            mode.value,
+            replicates,
+            split_names(per_item) if per_item else None,
+        )
     )
-    out.print(escape(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)"), highlight=False)
+    out.print(escape(f"wrote {output} ({output.stat().st_size / 1e6:.1f} MB)"), highlight=False)

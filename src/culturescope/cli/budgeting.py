@@ -13,10 +13,9 @@ from rich.markup import escape
 from culturescope.analyses.subsets import subsets
 from culturescope.backends import BackboneSpec
 from culturescope.cache import RequestCache
-from culturescope.cli.common import JsonOpt, RunsArg, analyze_app, app, culture_distances, emit, resumable
+from culturescope.cli.common import JsonOpt, RunsArg, analyze_app, app, culture_distances, emit, load_runs, resumable
 from culturescope.errors import CulturescopeError
 from culturescope.experiment import execute_budgeting
-from culturescope.store import Run
 from culturescope.survey import PAPER_CULTURES, budgeting_projects, wvs7
 from culturescope.tasks.budgeting import SYSTEM, funded, parse_ballot, summarize
 
@@ -89,7 +88,7 @@ def analyze_pb(
     json_: JsonOpt = False,
 ) -> None:
     """Vote shares, coverage, entropy, invalid ballots and funded projects of budgeting runs (§7)."""
-    table = pd.concat([Run.open(r).responses() for r in runs], ignore_index=True)
+    _, table = load_runs(runs)
     table = table[table["system"] == SYSTEM]
     if table.empty:
         raise CulturescopeError("no budgeting ballots in these runs; make them with: culturescope pb")

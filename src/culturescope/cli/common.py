@@ -19,7 +19,7 @@ from rich.table import Table
 
 from culturescope import metrics
 from culturescope.analyses.dynamics import exposure_dynamics
-from culturescope.analyses.landscape import system_answers
+from culturescope.analyses.landscape import select_systems, system_answers
 from culturescope.errors import CulturescopeError
 from culturescope.evaluate import SystemScore
 from culturescope.store import Run
@@ -150,18 +150,38 @@ CulturesOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
-def systems_of(runs: list[Path], cultures: str | None, mode: str, survey: Survey):
-    """The runs, their cultures and their single-backbone systems' answer arrays."""
+def load_runs(runs: list[Path]) -> tuple[list[Run], pd.DataFrame]:
+    """The opened runs and all their responses in one table, each file read once."""
     opened = [Run.open(r) for r in runs]
     responses = pd.concat([r.responses() for r in opened], ignore_index=True)
     if responses.empty:
         raise CulturescopeError("the runs hold no responses")
+    return opened, responses
+
+
+def run_cultures(responses: pd.DataFrame, cultures: str | None, survey: Survey) -> list[str]:
+    """The chosen cultures, by default those every (backbone, mode) answered."""
     common = set.intersection(*(set(g["culture"]) for _, g in responses.groupby(["backbone", "mode"])))
-    chosen = survey.resolve_cultures(cultures, sorted(common))
+    return survey.resolve_cultures(cultures, sorted(common))
+
+
+def systems_of(runs: list[Path], cultures: str | None, mode: str, survey: Survey):
+    """The runs, their cultures and their single-backbone systems' answer arrays."""
+    opened, responses = load_runs(runs)
+    chosen = run_cultures(responses, cultures, survey)
     systems, empty = system_answers(responses, survey, chosen, mode)
+    note_left_out(empty)
+    return opened, chosen, systems
+
+
+def note_left_out(empty: list[str]) -> None:
     if empty:
         Console(stderr=True, soft_wrap=True).print(escape(f"left out, no answer could be scored: {', '.join(empty)}"))
-    return opened, chosen, systems
+
+
+def split_names(text: str) -> list[str]:
+    """A comma-separated list of names, blanks dropped."""
+    return [n.strip() for n in text.split(",") if n.strip()]
 
 
 def emit(rows: list[dict], title: str, as_json: bool, notes: list[str] = ()) -> None:
@@ -189,11 +209,7 @@ PerItemOpt = Annotated[
 
 
 def chosen_systems(names: str, systems: dict) -> list[str]:
-    chosen = [n.strip() for n in names.split(",") if n.strip()]
-    unknown = [n for n in chosen if n not in systems]
-    if unknown:
-        raise CulturescopeError(f"no system {unknown[0]!r}; the runs have: {', '.join(systems)}")
-    return chosen
+    return select_systems(split_names(names), systems)
 
 
 def culture_distances(runs: list[Path], system: str, cultures: str | None, mode: str, survey: Survey):
