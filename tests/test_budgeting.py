@@ -2,12 +2,10 @@
 
 import json
 import math
-import os
-import subprocess
-import sys
 
 import pytest
 
+from clitools import cli, env_with
 from culturescope import metrics
 from culturescope.analyses.subsets import subsets
 from culturescope.importers import import_reference_outputs
@@ -78,11 +76,8 @@ def test_ballot_prompt_lists_every_project():
 def test_a_whole_vote_through_the_cli(tmp_path):
     server = ScriptedServer([(200, chat_completion("We fund \\boxed{2, 5, 8, 11}"), {})])
     try:
-        env = {**os.environ, "CULTURESCOPE_CACHE": str(tmp_path / "cache.sqlite")}
+        env = env_with(tmp_path)
         args = [
-            sys.executable,
-            "-m",
-            "culturescope",
             "pb",
             "-b",
             f"openai:m@{server.url}/v1",
@@ -94,10 +89,10 @@ def test_a_whole_vote_through_the_cli(tmp_path):
             str(tmp_path / "pb"),
             "--json",
         ]
-        done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+        done = cli(*args, env=env, timeout=300)
         assert done.returncode == 0, done.stderr
         assert len(server.requests) == 6
-        again = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+        again = cli(*args, env=env, timeout=300)
         assert "0 new ballots (6 already" in again.stderr and len(server.requests) == 6
     finally:
         server.close()
@@ -120,12 +115,7 @@ def test_import_published_ballots_and_analyze(tmp_path):
     (src / "m_BRA.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
     run, report = import_reference_outputs(src, tmp_path / "run", wvs7(), kind="budgeting")
     assert report.statuses == {"ok": 2, "duplicate": 1}
-    done = subprocess.run(
-        [sys.executable, "-m", "culturescope", "analyze", "pb", str(tmp_path / "run"), "--json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = cli("analyze", "pb", str(tmp_path / "run"), "--json", timeout=120)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert {r["project"]: r["votes"] for r in result["rows"] if r["votes"]} == {
@@ -154,28 +144,21 @@ def test_vote_with_the_lowest_and_highest_diversity_systems(tmp_path):
     }
     server = ScriptedServer([(200, chat_completion("\\boxed{1, 3, 5, 7}"), {})])
     try:
-        env = {**os.environ, "CULTURESCOPE_CACHE": str(tmp_path / "cache.sqlite")}
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "culturescope",
-                "pb",
-                "-b",
-                f"openai:m@{server.url}/v1",
-                "--samples",
-                "2",
-                "--cultures-from",
-                str(tmp_path / "survey_run"),
-                "--system",
-                "alpha",
-                "--out",
-                str(tmp_path / "pb"),
-                "--json",
-            ],
+        env = env_with(tmp_path)
+        done = cli(
+            "pb",
+            "-b",
+            f"openai:m@{server.url}/v1",
+            "--samples",
+            "2",
+            "--cultures-from",
+            str(tmp_path / "survey_run"),
+            "--system",
+            "alpha",
+            "--out",
+            str(tmp_path / "pb"),
+            "--json",
             env=env,
-            capture_output=True,
-            text=True,
             timeout=300,
         )
     finally:
@@ -186,22 +169,15 @@ def test_vote_with_the_lowest_and_highest_diversity_systems(tmp_path):
         table = Run.open(tmp_path / "pb" / name).responses()
         assert sorted(table["culture"].unique()) == sorted(chosen.split(",")) and len(table) == 10
     report = tmp_path / "report.html"
-    made = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "culturescope",
-            "report",
-            str(tmp_path / "survey_run"),
-            str(tmp_path / "pb" / "lowest"),
-            str(tmp_path / "pb" / "highest"),
-            "-o",
-            str(report),
-            "--replicates",
-            "20",
-        ],
-        capture_output=True,
-        text=True,
+    made = cli(
+        "report",
+        str(tmp_path / "survey_run"),
+        str(tmp_path / "pb" / "lowest"),
+        str(tmp_path / "pb" / "highest"),
+        "-o",
+        str(report),
+        "--replicates",
+        "20",
         timeout=300,
     )
     assert made.returncode == 0, made.stderr

@@ -1,16 +1,13 @@
 """The real console entry point, run as a user runs it."""
 
 import json
-import subprocess
-import sys
 
+from clitools import cli as run_cli
 from test_import_evaluate import majority_text, write_model
 
 
-def cli(*args, cwd=None):
-    return subprocess.run(
-        [sys.executable, "-m", "culturescope", *args], capture_output=True, text=True, cwd=cwd, timeout=120
-    )
+def cli(*args):
+    return run_cli(*args, timeout=120)
 
 
 def test_evaluate_human_reference_table():

@@ -1,7 +1,6 @@
 """Social exposure: the round-r prompt, resuming a multi-round run, the dynamics."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -10,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from clitools import cli, env_with
 from culturescope.analyses.dynamics import drift, dynamics
 from culturescope.importers import import_reference_outputs
 from culturescope.store import Run
@@ -62,7 +62,7 @@ def test_drift_and_dynamics_by_hand():
 
 
 def test_multi_round_run_resumes_after_kill(tmp_path):
-    env = {**os.environ, "CULTURESCOPE_CACHE": str(tmp_path / "cache.sqlite")}
+    env = env_with(tmp_path)
     out = tmp_path / "r"
     args = [
         sys.executable,
@@ -87,29 +87,17 @@ def test_multi_round_run_resumes_after_kill(tmp_path):
     proc.wait()
     kept = lines(path)
     assert 48 <= kept < 108
-    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
+    done = cli(*args[3:], env=env, timeout=600)
     assert done.returncode == 0, done.stderr
     assert "round 0: 0 new responses (36 already" in done.stderr
     table = Run.open(out).responses()
     assert len(table) == 3 * 12 * 3 and not table.duplicated(["agent", "item", "round", "sample"]).any()
     assert table.groupby("round").size().to_dict() == {0: 36, 1: 36, 2: 36}
-    dyn = subprocess.run(
-        [sys.executable, "-m", "culturescope", "analyze", "exposure", str(out), "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    dyn = cli("analyze", "exposure", str(out), "--json", env=env, timeout=120)
     rows = json.loads(dyn.stdout)["rows"]
     assert [r["round"] for r in rows] == [0, 1, 2] and rows[0]["ΔD"] == 0
     report = tmp_path / "report.html"
-    made = subprocess.run(
-        [sys.executable, "-m", "culturescope", "report", str(out), "-o", str(report), "--replicates", "20"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    made = cli("report", str(out), "-o", str(report), "--replicates", "20", env=env, timeout=300)
     assert made.returncode == 0, made.stderr
     assert "Fig. 4, 5 and 8: social exposure" in report.read_text()
 
@@ -123,40 +111,28 @@ def test_import_published_exposure_rounds(tmp_path):
     table = run.responses()
     assert report.files == 9 and set(table["system"]) == {"exposure"}
     assert table.groupby("round").size().to_dict() == {0: 3 * 223, 1: 3 * 223, 2: 3 * 223}
-    dyn = subprocess.run(
-        [sys.executable, "-m", "culturescope", "analyze", "exposure", str(tmp_path / "run"), "--json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    dyn = cli("analyze", "exposure", str(tmp_path / "run"), "--json", timeout=120)
     rows = json.loads(dyn.stdout)["rows"]
     assert [r["round"] for r in rows] == [0, 1, 2]
     assert all(r["alignment"] == 100.0 and r["ΔD"] == 0 for r in rows)  # every round answers with the majority
 
 
 def test_exposure_command_runs_and_reports(tmp_path):
-    env = {**os.environ, "CULTURESCOPE_CACHE": str(tmp_path / "cache.sqlite")}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "culturescope",
-            "exposure",
-            "--rounds",
-            "1",
-            "--limit",
-            "2",
-            "--cultures",
-            "BRA,CHN",
-            "--mode",
-            "probs",
-            "--out",
-            str(tmp_path / "r"),
-            "--json",
-        ],
+    env = env_with(tmp_path)
+    done = cli(
+        "exposure",
+        "--rounds",
+        "1",
+        "--limit",
+        "2",
+        "--cultures",
+        "BRA,CHN",
+        "--mode",
+        "probs",
+        "--out",
+        str(tmp_path / "r"),
+        "--json",
         env=env,
-        capture_output=True,
-        text=True,
         timeout=300,
     )
     assert done.returncode == 0, done.stderr

@@ -2,12 +2,11 @@
 
 import json
 import shutil
-import subprocess
-import sys
 
 import pytest
 from playwright.sync_api import sync_playwright
 
+from clitools import cli as run_cli
 from culturescope.survey import wvs7
 from synthetic import synthetic_answers, write_reference_outputs
 
@@ -18,7 +17,7 @@ HOSTILE = '<script>console.error("injected")</script><img src=x onerror="console
 
 
 def cli(*args):
-    return subprocess.run([sys.executable, "-m", "culturescope", *args], capture_output=True, text=True, timeout=300)
+    return run_cli(*args, timeout=300)
 
 
 @pytest.fixture(scope="module")

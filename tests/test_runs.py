@@ -2,7 +2,6 @@
 interruptions (SIGKILL, SIGINT, a server that dies) and resumption with every response exactly once."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -10,22 +9,13 @@ import time
 
 import pytest
 
+from clitools import cli, env_with
 from culturescope.backends.embedded import default_model_path
 from culturescope.cache import RequestCache
 from culturescope.store import Run
 from servers import LlamaServer, ScriptedServer, chat_completion, free_port
 
 KEY = ["system", "backbone", "mode", "agent", "item", "round", "sample"]
-
-
-def cli(*args, env=None, **kw):
-    return subprocess.run(
-        [sys.executable, "-m", "culturescope", *args], capture_output=True, text=True, env=env, timeout=600, **kw
-    )
-
-
-def env_with(tmp_path, **extra):
-    return {**os.environ, "CULTURESCOPE_CACHE": str(tmp_path / "cache.sqlite"), **extra}
 
 
 def assert_exactly_once(run_dir, expected):

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from clitools import cli as run_cli
+from clitools import env_with
 from culturescope.backends.base import Decoding
 from culturescope.backends.embedded import Embedded, default_model_path
 from culturescope.backends.scoring import log_softmax, normalize
@@ -93,15 +95,9 @@ def test_a_real_two_engine_run_through_the_analyses(tmp_path):
     """A run made here with two backbones (llama.cpp and transformers on the same weights), then the
     mixed-backbone analysis and the report on it."""
     import json
-    import os
-    import subprocess
-    import sys
 
     def cli(*args):
-        env = {**os.environ, "CULTURESCOPE_CACHE": str(tmp_path / "cache.sqlite")}
-        done = subprocess.run(
-            [sys.executable, "-m", "culturescope", *args], capture_output=True, text=True, env=env, timeout=600
-        )
+        done = run_cli(*args, env=env_with(tmp_path))
         assert done.returncode == 0, done.stderr
         return done.stdout
 
