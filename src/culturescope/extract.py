@@ -1,4 +1,5 @@
-"""Pull the answer code out of a model's text: the ``\\boxed{n}`` format of the paper's prompt.
+"""Pull the answer code out of a model's text: the ``\\boxed{n}`` format of the Beyond-Alignment
+prompt, and the "Answer: ... Explanation: ..." format of the DEF citizen prompt.
 
 The last ``\\boxed{...}`` wins (models often restate the format before answering). Inside the box,
 ``\\text{}``-style wrappers, math delimiters and spacing commands are removed; what remains must be
@@ -13,11 +14,14 @@ from dataclasses import dataclass
 
 #: Parse statuses. ``ok`` and ``out_of_range`` carry an integer; the others carry none.
 OK, OUT_OF_RANGE, NO_BOX, NOT_INTEGER, EMPTY = "ok", "out_of_range", "no_box", "not_integer", "empty"
+NO_OPTION = "no_option"
 
 _BOX = re.compile(r"\\boxed\s*\{")
 _WRAPPER = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mbox|emph)\s*\{([^{}]*)\}")
 _NOISE = re.compile(r"\$|\\[()\[\]]|\\[,;:! ]|\\quad|\\qquad|~")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
+_ANSWER = re.compile(r"Answer\s*:", re.IGNORECASE)
+_EXPLANATION = re.compile(r"Explanation\s*:", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -64,3 +68,27 @@ def parse_boxed(text: str | None, n_options: int | None = None) -> Parsed:
     if n_options is not None and not 1 <= value <= n_options:
         return Parsed(value, OUT_OF_RANGE)
     return Parsed(value, OK)
+
+
+def parse_answer(text: str | None, options: tuple[str, ...]) -> Parsed:
+    """Parse the "Answer: ... Explanation: ..." format as the DEF reference implementation reads it:
+    the text after the first "Answer:" (the whole text when there is none), cut at "Explanation:".
+    One integer in it is the code (``out_of_range`` outside 1..n). With several integers or none, the
+    longest option label it contains is the answer (case-insensitive, so "Not very important" is not
+    read as "Very important"); when none is found the status is ``no_option``."""
+    text = text or ""
+    start = _ANSWER.search(text)
+    body = text[start.end() :] if start else text
+    stop = _EXPLANATION.search(body)
+    body = (body[: stop.start()] if stop else body).strip()
+    if not body:
+        return Parsed(None, EMPTY)
+    numbers = re.findall(r"[0-9]+", body)
+    if len(numbers) == 1:
+        value = int(numbers[0])
+        return Parsed(value, OK if 1 <= value <= len(options) else OUT_OF_RANGE)
+    lowered = body.lower()
+    for code, label in sorted(enumerate(options, start=1), key=lambda kv: -len(kv[1])):
+        if label.lower() in lowered:
+            return Parsed(code, OK)
+    return Parsed(None, NO_OPTION)

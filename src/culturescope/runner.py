@@ -50,30 +50,54 @@ def done_keys(run: Run) -> set[tuple]:
     return set(t[cols].itertuples(index=False, name=None)) if not t.empty else set()
 
 
+def progress_bar(console: Console) -> Progress:
+    """The progress display of every long run: count, rate and time left (shown on a terminal)."""
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), _Rate(), TimeRemainingColumn()]
+    return Progress(*columns, console=console, disable=not console.is_terminal)
+
+
 class _Rate(ProgressColumn):
     def render(self, task) -> str:  # type: ignore[override]
         return f"{task.speed:.1f}/s" if task.speed else "  -  /s"
+
+
+async def cached_chat(
+    backend: Backend, messages: Messages, decoding: Decoding, sample: int, cache: RequestCache
+) -> dict[str, Any]:
+    """``{"text", "tokens"}`` of one chat completion, from the cache or the backend."""
+    payload = {"backend": backend.id, "mode": "sample", "messages": messages}
+    key = cache.key(payload | {"decoding": decoding.as_dict(), "sample": sample})
+    value = cache.get(key)
+    if value is None:
+        done = await backend.chat(messages, decoding, sample)
+        value = {"text": done.text, "tokens": [done.prompt_tokens, done.completion_tokens]}
+        cache.put(key, value)
+    return value
+
+
+async def cached_probs(
+    backend: Backend, messages: Messages, prefix: str, n_options: int, cache: RequestCache
+) -> dict[str, Any]:
+    """``{"probs", "text"}`` of one option scoring, from the cache or the backend."""
+    key = cache.key(
+        {"backend": backend.id, "mode": "probs", "messages": messages, "prefix": prefix, "n_options": n_options}
+    )
+    value = cache.get(key)
+    if value is None:
+        probs, text = await backend.option_probs(messages, prefix, n_options)
+        value = {"probs": None if probs is None else [float(p) for p in probs], "text": text}
+        cache.put(key, value)
+    return value
 
 
 async def _answer(
     backend: Backend, req: Request, mode: str, decoding: Decoding, prefix: str, cache: RequestCache
 ) -> dict[str, Any]:
     """The response record for one request, from the cache or the backend."""
-    payload = {"backend": backend.id, "mode": mode, "messages": req.messages}
     if mode == "sample":
-        payload |= {"decoding": decoding.as_dict(), "sample": req.sample}
+        value = await cached_chat(backend, req.messages, decoding, req.sample, cache)
     else:
-        payload |= {"prefix": prefix, "n_options": req.n_options}
-    key = cache.key(payload)
-    value = cache.get(key)
-    if value is None:
-        if mode == "sample":
-            done = await backend.chat(req.messages, decoding, req.sample)
-            value = {"text": done.text, "tokens": [done.prompt_tokens, done.completion_tokens]}
-        else:
-            probs, text = await backend.option_probs(req.messages, prefix, req.n_options)
-            value = {"probs": None if probs is None else [float(p) for p in probs], "text": text}
-        cache.put(key, value)
+        value = await cached_probs(backend, req.messages, prefix, req.n_options, cache)
     if req.kind == "ballot":  # the ballot itself is re-read from the raw text when votes are counted
         ballot = parse_ballot(value["text"], set(range(1, req.n_options + 1)))
         answer, status, probs = None, ballot.status, None
@@ -143,8 +167,6 @@ def run_requests(
     """Answer every request not yet in ``run``; returns how many were answered now."""
     done = done_keys(run)
     todo = [r for r in requests if r.row_key(backbone, mode) not in done]
-    console = console or Console(stderr=True)
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), _Rate(), TimeRemainingColumn()]
-    with Progress(*columns, console=console, disable=not console.is_terminal) as progress:
+    with progress_bar(console or Console(stderr=True)) as progress:
         asyncio.run(_run(backend, backbone, todo, mode, decoding, prefix, cache, run, progress))
     return len(todo)

@@ -34,6 +34,7 @@ COLUMNS = [
     "probs",
     "raw",
     "status",
+    "trace",  # what led to the answer where a system has intermediate steps (respondent, drafts, votes)
 ]
 MANIFEST, RESPONSES = "manifest.json", "responses.jsonl"
 

@@ -23,6 +23,7 @@ def to_anthropic(messages: Messages) -> tuple[str | None, list[dict]]:
 
 class Anthropic:
     supports_probs = False
+    knobs: frozenset[str] = frozenset()  # the API rejects every sampling parameter (see above)
 
     def __init__(
         self,

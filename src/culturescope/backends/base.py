@@ -18,15 +18,25 @@ class BackendError(CulturescopeError):
 
 @dataclass(frozen=True)
 class Decoding:
-    """Decoding parameters. Sample ``s`` of a request uses seed ``seed + s`` where seeds exist."""
+    """Decoding parameters. Sample ``s`` of a request uses seed ``seed + s`` where seeds exist.
+    Temperature 0 is greedy decoding (``do_sample`` off). A backend uses the knobs it lists in
+    ``Backend.knobs`` and ignores the others."""
 
     temperature: float = 1.0
     top_p: float = 1.0
     max_tokens: int = 512
     seed: int = 0
+    top_k: int | None = None
+    num_beams: int = 1
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The parameters, leaving out ``top_k``/``num_beams`` at their defaults (keeps older cache keys)."""
+        out = asdict(self)
+        if self.top_k is None:
+            del out["top_k"]
+        if self.num_beams == 1:
+            del out["num_beams"]
+        return out
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,8 @@ class Backend(Protocol):
     concurrency: int
     #: Whether :meth:`option_probs` is available.
     supports_probs: bool
+    #: The :class:`Decoding` fields the backend honours (besides ``max_tokens``).
+    knobs: frozenset[str]
 
     async def chat(self, messages: Messages, decoding: Decoding, sample: int) -> Completion:
         """The assistant's reply to ``messages``."""

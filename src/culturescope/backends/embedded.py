@@ -42,6 +42,7 @@ def default_model_path() -> Path:
 
 class Embedded:
     supports_probs = True
+    knobs = frozenset({"temperature", "top_p", "top_k", "seed"})
     concurrency = 1  # one model, one context: requests run one at a time in a worker thread
 
     def __init__(self, model_path: str | Path | None = None, n_ctx: int = 4096, n_threads: int | None = None):
@@ -118,6 +119,7 @@ class Embedded:
             max_tokens=decoding.max_tokens,
             temperature=decoding.temperature,
             top_p=decoding.top_p,
+            **({} if decoding.top_k is None else {"top_k": decoding.top_k}),
             seed=decoding.seed + sample,
             stop=[self._format.eos_token] if self._format.eos_token else None,
         )

@@ -26,6 +26,7 @@ TOP_LOGPROBS = 20
 
 class OpenAICompatible:
     supports_probs = True
+    knobs = frozenset({"temperature", "top_p", "seed"})
 
     def __init__(
         self,

@@ -22,6 +22,7 @@ from culturescope.backends.scoring import Continuations, continuations, log_soft
 
 class Transformers:
     supports_probs = True
+    knobs = frozenset({"temperature", "top_p", "top_k", "seed", "num_beams"})
 
     def __init__(self, model: str | Path, batch_size: int = 8, threads: int | None = None):
         try:
@@ -110,6 +111,8 @@ class Transformers:
                 do_sample=decoding.temperature > 0,
                 temperature=decoding.temperature or None,
                 top_p=decoding.top_p,
+                num_beams=decoding.num_beams,
+                **({} if decoding.top_k is None else {"top_k": decoding.top_k}),
                 pad_token_id=self.tokenizer.eos_token_id,
             )
         new = out[0, ids.shape[1] :]

@@ -8,6 +8,7 @@ from rich.console import Console
 from culturescope.cli import core  # noqa: F401  (registers run, evaluate, import, survey: listed first)
 from culturescope.cli import budgeting  # noqa: F401  (registers pb)
 from culturescope.cli import analyze  # noqa: F401  (registers the analyses and the report)
+from culturescope.cli import simulate  # noqa: F401  (registers simulate)
 
 # isort: on
 from culturescope.cli.common import app

@@ -1,0 +1,150 @@
+"""Preference distributions and their distance to the human ones, per value dimension (seed 002 §4.2.1,
+§5.2.1, Tables 1, 2 and 4).
+
+A simulated system's distribution on an item is the share of its respondents' valid answers per
+option (sample mode) or the mean option distribution of its agents (probs mode). The human one is
+the country's answer shares over the item's codes 1..n, a missing share counting 0, both normalized
+(as ``scipy.stats.entropy`` does in the reference implementation).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from culturescope.divergence import cap_infinite, divergence, diversity_score, normalize
+from culturescope.errors import CulturescopeError
+from culturescope.survey import Survey
+from culturescope.survey.model import Mode
+
+NO_DIMENSION = "(none)"
+
+
+def model_distributions(rows: pd.DataFrame, survey: Survey, item_ids: list[str]) -> np.ndarray:
+    """(K, n_max) answer distributions of one system on one culture; NaN rows where nothing is valid."""
+    width = max(len(it.options) for it in survey.items)
+    counts = np.zeros((len(item_ids), width))
+    index = {i: k for k, i in enumerate(item_ids)}
+    rows = rows[rows["item"].isin(index)]
+    with_probs = rows[rows["probs"].notna()]
+    for item, probs in zip(with_probs["item"], with_probs["probs"]):
+        counts[index[item], : len(probs)] += probs
+    valid = rows[rows["probs"].isna() & (rows["status"] == "ok")]
+    k = valid["item"].map(index).to_numpy(int)
+    np.add.at(counts, (k, valid["answer"].to_numpy(float).astype(int) - 1), 1)
+    return normalize(counts)
+
+
+def human_distributions(survey: Survey, country: str, item_ids: list[str], mode: Mode) -> np.ndarray:
+    """(K, n_max) human answer shares over codes 1..n (codes outside are not options); NaN without data."""
+    width = max(len(it.options) for it in survey.items)
+    out = np.zeros((len(item_ids), width))
+    for k, item_id in enumerate(item_ids):
+        n = len(survey.items[survey.item_index(item_id)].options)
+        for code, share in survey.human_shares(country, item_id, mode).items():
+            if 1 <= code <= n:
+                out[k, code - 1] = share
+    return normalize(out)
+
+
+def load_dimensions(path: Path) -> dict[str, str]:
+    """An item → value dimension table: JSON ``{"Q1": "IDV", ...}`` or CSV with columns item,dimension."""
+    try:
+        if path.suffix.lower() == ".json":
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+                raise CulturescopeError(f"{path}: expected a JSON object mapping item ids to dimension names")
+            return {str(k): v for k, v in data.items()}
+        table = pd.read_csv(path, dtype=str)
+    except OSError as exc:
+        raise CulturescopeError(f"{path}: cannot read file ({exc.strerror})") from None
+    except (json.JSONDecodeError, pd.errors.ParserError) as exc:
+        raise CulturescopeError(f"{path}: cannot parse ({exc})".replace("\n", " ")) from None
+    if not {"item", "dimension"} <= set(table.columns):
+        raise CulturescopeError(f"{path}: a dimension table needs the columns item,dimension")
+    blank = table[table["item"].isna() | table["dimension"].isna()]
+    if not blank.empty:
+        raise CulturescopeError(f"{path}: row {blank.index[0] + 2}: item or dimension is empty")
+    return dict(zip(table["item"], table["dimension"]))
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """One system (backbone × variant) on one culture, compared with that culture's human answers."""
+
+    backbone: str
+    system: str
+    culture: str
+    n_test: int
+    valid: float  # share of responses with a valid answer
+    diversity: float | None  # eq. 6 over raw responses; None for probs (one agent, no responses to count)
+    by_dimension: dict[str, float]  # mean divergence over the dimension's items
+    items: dict[str, float]  # per item, infinities capped
+
+    @property
+    def average(self) -> float:
+        return float(np.mean(list(self.by_dimension.values())))
+
+
+@dataclass(frozen=True)
+class Compared:
+    """One system on one culture: its distributions and the humans' on the items both have."""
+
+    backbone: str
+    system: str
+    culture: str
+    item_ids: list[str]
+    model: np.ndarray  # (K, n_max), NaN rows where the system gave no valid answer
+    human: np.ndarray  # (K, n_max)
+    rows: pd.DataFrame  # the system's responses on these items
+
+
+def compared(responses: pd.DataFrame, survey: Survey, cultures: list[str], mode: Mode = "faithful") -> list[Compared]:
+    """Every (backbone, system, culture) of the responses with the items that have human answers."""
+    found = []
+    for (backbone, system, culture), rows in responses.groupby(["backbone", "system", "culture"], sort=True):
+        if culture not in cultures:
+            continue
+        item_ids = [i for i in survey.item_ids if i in set(rows["item"])]
+        human = human_distributions(survey, culture, item_ids, mode)
+        keep = ~np.isnan(human).any(axis=1)
+        item_ids = [i for i, k in zip(item_ids, keep) if k]
+        if item_ids:
+            rows = rows[rows["item"].isin(item_ids)]
+            model = model_distributions(rows, survey, item_ids)
+            found.append(Compared(backbone, system, culture, item_ids, model, human[keep], rows))
+    return found
+
+
+def preferences(
+    responses: pd.DataFrame,
+    survey: Survey,
+    cultures: list[str],
+    mode: Mode = "faithful",
+    measure: str = "kl",
+    dimension_of: dict[str, str] | None = None,
+) -> list[Preferences]:
+    """Table 1 per culture: diversity, validity and divergence per value dimension of every system."""
+    dimension_of = dimension_of or {it.id: it.dimension or NO_DIMENSION for it in survey.items}
+    found: list[Preferences] = []
+    for c in compared(responses, survey, cultures, mode):
+        keep = [k for k, i in enumerate(c.item_ids) if i in dimension_of]
+        if not keep:
+            continue
+        item_ids = [c.item_ids[k] for k in keep]
+        values = cap_infinite(divergence(measure, c.model[keep], c.human[keep]))
+        per_item = dict(zip(item_ids, values.tolist()))
+        by_dimension = pd.Series(per_item).groupby(lambda i: dimension_of[i]).mean().to_dict()
+        rows = c.rows[c.rows["item"].isin(item_ids)]
+        n_test = rows["sample"].nunique()
+        diversity = None
+        if rows["probs"].isna().all():
+            n_diff = int(rows.groupby("item")["raw"].nunique(dropna=False).sum())
+            diversity = diversity_score(n_diff, len(item_ids), n_test)
+        valid = float((rows["status"] == "ok").mean())
+        found.append(Preferences(c.backbone, c.system, c.culture, n_test, valid, diversity, by_dimension, per_item))
+    return found

@@ -1,0 +1,377 @@
+"""``culturescope simulate``: survey response simulation with the Diversity-Enhanced Framework (seed 002)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from culturescope.analyses.preferences import NO_DIMENSION, compared, load_dimensions, preferences
+from culturescope.analyses.profiles import load_group_reference, profile
+from culturescope.analyses.ttest import ttest
+from culturescope.analyses.variation import subject_scores, variation_map
+from culturescope.backends import BackboneSpec
+from culturescope.cache import RequestCache
+from culturescope.cli.common import (
+    CulturesFileOpt,
+    ItemsOpt,
+    JsonOpt,
+    Mode,
+    ModeOpt,
+    ReferenceOpt,
+    RunsArg,
+    app,
+    emit,
+    load_runs,
+    load_survey_options,
+    resumable,
+    split_names,
+)
+from culturescope.divergence import DIVERGENCES
+from culturescope.errors import CulturescopeError
+from culturescope.judging import execute_judging, insensitivity
+from culturescope.rephrase import rephrase_survey
+from culturescope.simulate import Simulation, execute_simulation
+from culturescope.systems.judge import CATEGORIES
+
+simulate_app = typer.Typer(
+    help="Survey response simulation (DEF paper): simulated respondents, baselines, preference "
+    "distributions and their divergence from the human ones. Start with: culturescope simulate run --help",
+    no_args_is_help=True,
+)
+app.add_typer(simulate_app, name="simulate", rich_help_panel="Survey simulation")
+
+DimensionsOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--dimensions",
+        help="Item → value dimension table (JSON object or CSV item,dimension), e.g. the paper's nine "
+        "(EVI, IDV, IVR, LTO, MAS, PDI, TDI, UAI, USI); default: the survey's own (WVS-7: its 13 sections).",
+    ),
+]
+
+
+def _item_selection(survey, items_arg: str | None, per_dimension: int | None) -> list[str] | None:
+    if items_arg and per_dimension:
+        raise CulturescopeError("--only and --per-dimension exclude each other")
+    if items_arg:
+        chosen = split_names(items_arg)
+        for i in chosen:
+            survey.item_index(i)
+        return chosen
+    if per_dimension:
+        taken: dict[str | None, int] = {}
+        chosen = []
+        for it in survey.items:
+            if taken.get(it.dimension, 0) < per_dimension:
+                taken[it.dimension] = taken.get(it.dimension, 0) + 1
+                chosen.append(it.id)
+        return chosen
+    return None
+
+
+@simulate_app.command("run")
+def run(
+    backbone: Annotated[
+        Optional[list[str]], typer.Option("--backbone", "-b", help="Repeatable; as for `run` (default: embedded).")
+    ] = None,
+    cultures: Annotated[
+        str, typer.Option(help="Comma-separated culture codes (paper: the U.S. and China).")
+    ] = "USA,CHN",
+    variant: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated: def (all three modifications), def-no-prompt, def-no-config, def-no-memory "
+            "(ablations, Table 4), none (no modification), cao (Cao et al. 2023), ccsv-single, ccsv-list "
+            "(Lahoti et al. 2023), probs (one agent's option distribution; beyond the paper)."
+        ),
+    ] = "def",
+    respondents: Annotated[int, typer.Option(help="n_test: simulated respondents per culture (paper: 20).")] = 20,
+    max_beams: Annotated[int, typer.Option(help="B_m: num_beams drawn in 1..B_m where the backend has beams.")] = 5,
+    max_memory: Annotated[int, typer.Option(help="L_m: each respondent keeps at most l ≤ L_m earlier turns.")] = 15,
+    decodes: Annotated[int, typer.Option(help="CCSV: critiques and rewrites per answer (paper: 5).")] = 5,
+    only: Annotated[Optional[str], typer.Option(help="Comma-separated item ids to ask (default: all).")] = None,
+    per_dimension: Annotated[
+        Optional[int], typer.Option(help="Ask only the first N items of each value dimension.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of every draw: locations, configurations, memories.")] = 0,
+    max_tokens: Annotated[
+        Optional[int], typer.Option(help="New tokens per answer (paper: 512; embedded default 64).")
+    ] = None,
+    out_dir: Annotated[
+        Optional[Path],
+        typer.Option("--out", help="Run directory (default: runs/simulate-<cultures>); rerun to resume."),
+    ] = None,
+    cache: Annotated[Optional[Path], typer.Option(help="Request cache (SQLite).")] = None,
+    measure: Annotated[str, typer.Option(help="Divergence in the final table: kl, kl-eq1 or js.")] = "kl",
+    items: ItemsOpt = None,
+    reference: ReferenceOpt = None,
+    cultures_file: CulturesFileOpt = None,
+) -> None:
+    """Simulated citizens of each culture answer the survey (DEF, Algorithm 1); then Table 1.
+
+    Examples:
+
+      culturescope simulate run --per-dimension 1                     # DEF, U.S. and China, 12 items
+
+      culturescope simulate run --variant def,def-no-prompt,def-no-config,def-no-memory,none --only Q1,Q46
+
+      culturescope simulate run --variant cao,ccsv-single,ccsv-list -b openai:gpt-4o-mini
+    """
+    survey = load_survey_options(items, reference, cultures_file)
+    specs = [BackboneSpec.parse(b) for b in (backbone or ["embedded"])]
+    if max_tokens:
+        specs = [replace(s, max_tokens=max_tokens) for s in specs]
+    codes = survey.resolve_cultures(cultures, [])
+    sim = Simulation(
+        backbones=specs,
+        cultures=codes,
+        variants=split_names(variant),
+        respondents=respondents,
+        max_beams=max_beams,
+        max_memory=max_memory,
+        decodes=decodes,
+        items=_item_selection(survey, only, per_dimension),
+        seed=seed,
+    )
+    out_dir = out_dir or Path("runs") / f"simulate-{'-'.join(codes)}"
+    err = Console(stderr=True, soft_wrap=True)
+    err.print(escape(f"run directory: {out_dir}"), highlight=False)
+    result = resumable("response", out_dir, lambda: execute_simulation(sim, survey, out_dir, RequestCache(cache), err))
+    _print_table(result.responses(), survey, codes, "faithful", measure, None, False)
+
+
+def _print_table(responses, survey, cultures, mode, measure, dimension_of, as_json) -> None:
+    if measure not in DIVERGENCES:
+        raise CulturescopeError(f"unknown divergence {measure!r}; use {', '.join(DIVERGENCES)}")
+    found = preferences(responses, survey, cultures, mode, measure, dimension_of)
+    if not found:
+        raise CulturescopeError("no item of these runs has human answers for the chosen cultures")
+    dimensions = sorted({d for p in found for d in p.by_dimension})
+    rows = [
+        {
+            "backbone": p.backbone,
+            "system": p.system,
+            "culture": p.culture,
+            "n_test": p.n_test,
+            "valid %": 100 * p.valid,
+            "Diversity %": None if p.diversity is None else 100 * p.diversity,
+            **{d: p.by_dimension.get(d) for d in dimensions},
+            "Avg.": p.average,
+        }
+        for p in found
+    ]
+    emit(
+        rows,
+        f"Diversity and {measure.upper()} divergence per value dimension (model ‖ human), {mode} human data",
+        as_json,
+        ["infinite divergences recorded as the largest finite one + 1 (§4.2.1); lower is closer to the humans"],
+    )
+
+
+def _scored(runs, cultures, items, reference, cultures_file, dimensions):
+    """The survey, the runs' responses, the chosen cultures and the item → dimension table."""
+    survey = load_survey_options(items, reference, cultures_file)
+    _, responses = load_runs(runs)
+    responses = responses[responses["mode"] != "judge"]
+    chosen = survey.resolve_cultures(cultures, sorted(responses["culture"].dropna().unique()))
+    dimension_of = (
+        load_dimensions(dimensions) if dimensions else {it.id: it.dimension or NO_DIMENSION for it in survey.items}
+    )
+    return survey, responses, chosen, dimension_of
+
+
+CulturesOpt = Annotated[Optional[str], typer.Option(help="Comma-separated culture codes (default: all answered).")]
+
+
+@simulate_app.command("score")
+def score(
+    runs: RunsArg,
+    cultures: CulturesOpt = None,
+    measure: Annotated[
+        str, typer.Option(help="kl (default; as the reference code), kl-eq1 (eq. 1 as printed) or js (bits).")
+    ] = "kl",
+    dimensions: DimensionsOpt = None,
+    mode: ModeOpt = Mode.faithful,
+    json_: JsonOpt = False,
+    items: ItemsOpt = None,
+    reference: ReferenceOpt = None,
+    cultures_file: CulturesFileOpt = None,
+) -> None:
+    """Table 1/4: Diversity % (eq. 6) and the divergence per value dimension of every system in RUNS."""
+    survey, responses, chosen, dimension_of = _scored(runs, cultures, items, reference, cultures_file, dimensions)
+    _print_table(responses, survey, chosen, mode.value, measure, dimension_of, json_)
+
+
+@simulate_app.command("map")
+def map_(
+    runs: RunsArg,
+    cultures: CulturesOpt = None,
+    dimensions: DimensionsOpt = None,
+    mode: ModeOpt = Mode.faithful,
+    json_: JsonOpt = False,
+    items: ItemsOpt = None,
+    reference: ReferenceOpt = None,
+    cultures_file: CulturesFileOpt = None,
+) -> None:
+    """Cultural variation map (§4.2.2, Fig. 7): every system and the humans of each culture on the
+    first two principal components of their average value-dimension scores."""
+    survey, responses, chosen, dimension_of = _scored(runs, cultures, items, reference, cultures_file, dimensions)
+    subjects = subject_scores(compared(responses, survey, chosen, mode.value), survey, dimension_of)
+    if len(subjects.labels) < 3 or len(subjects.dimensions) < 2:
+        raise CulturescopeError("the map needs at least 3 subjects scored on at least 2 value dimensions")
+    result = variation_map(subjects.scores)
+    rows = [
+        {"subject": label, "PC1": float(x), "PC2": float(y)} for label, (x, y) in zip(subjects.labels, result.coords)
+    ]
+    notes = [f"variance explained: PC1 {100 * result.explained[0]:.1f}%, PC2 {100 * result.explained[1]:.1f}%"]
+    if subjects.dropped:
+        notes.append(f"left out, no valid answer on some dimension: {', '.join(subjects.dropped)}")
+    emit(rows, f"Cultural variation map over {len(subjects.dimensions)} value dimensions", json_, notes)
+
+
+@simulate_app.command("profiles")
+def profiles(
+    runs: RunsArg,
+    groups: Annotated[
+        Path,
+        typer.Option(
+            help="Human answer shares by demographic group: JSON {country: {group: {item: {code: share}}}} "
+            "or CSV country,group,item,code,share; groups named factor:level (gender:male, age:<=29, ...)."
+        ),
+    ],
+    cultures: CulturesOpt = None,
+    mode: ModeOpt = Mode.faithful,
+    json_: JsonOpt = False,
+    items: ItemsOpt = None,
+    reference: ReferenceOpt = None,
+    cultures_file: CulturesFileOpt = None,
+) -> None:
+    """Preference-bias profiles (§4.2.3, Figs. 8, 11, 12): on the items where a system's top option
+    matches the humans' and where it does not, which gender and age groups answer like it."""
+    survey, responses, chosen, _ = _scored(runs, cultures, items, reference, cultures_file, None)
+    by_group = load_group_reference(groups)
+    rows = []
+    for c in compared(responses, survey, chosen, mode.value):
+        if c.culture not in by_group:
+            continue
+        human = {i: survey.human_shares(c.culture, i, mode.value) for i in c.item_ids}
+        found = profile(dict(zip(c.item_ids, c.model)), human, by_group[c.culture])
+        for (which, factor), (n, shares) in found.shares.items():
+            for group, share in shares.items():
+                rows.append(
+                    {
+                        "backbone": c.backbone,
+                        "system": c.system,
+                        "culture": c.culture,
+                        "items": f"{which} ({n} with {factor} data)",
+                        "group": group,
+                        "share %": 100 * share,
+                    }
+                )
+    if not rows:
+        raise CulturescopeError(f"{groups} has no group shares for the runs' cultures ({', '.join(chosen)})")
+    emit(rows, "Preference-bias profiles: share of items on which each group answers like the system", json_)
+
+
+@simulate_app.command("judge")
+def judge(
+    runs: RunsArg,
+    judge_backbone: Annotated[str, typer.Option("--judge", help="The judge's backbone, as for `run`.")] = "embedded",
+    rate: Annotated[float, typer.Option(help="Share of each system's responses to judge (paper: 0.01).")] = 0.01,
+    seed: Annotated[int, typer.Option(help="Seed of the sample of responses.")] = 0,
+    out_dir: Annotated[
+        Optional[Path], typer.Option("--out", help="Where the verdicts go (default: runs/judge); rerun to resume.")
+    ] = None,
+    cache: Annotated[Optional[Path], typer.Option(help="Request cache (SQLite).")] = None,
+    json_: JsonOpt = False,
+    items: ItemsOpt = None,
+    reference: ReferenceOpt = None,
+    cultures_file: CulturesFileOpt = None,
+) -> None:
+    """Insensitivity measurement (§4.2.4, Fig. 9): an LLM judge labels a sample of responses with
+    qc, rp, iu, cv, ir, ff; the share of judged responses with each problem, per system."""
+    survey = load_survey_options(items, reference, cultures_file)
+    _, responses = load_runs(runs)
+    out_dir = out_dir or Path("runs") / "judge"
+    spec = BackboneSpec.parse(judge_backbone)
+    err = Console(stderr=True, soft_wrap=True)
+    judged = resumable(
+        "verdict",
+        out_dir,
+        lambda: execute_judging(responses, survey, spec, rate, seed, out_dir, RequestCache(cache), err),
+    )
+    legend = ", ".join(f"{k} = {v}" for k, v in CATEGORIES.items())
+    emit(
+        insensitivity(judged.responses()), f"Insensitivity (% of judged responses), judge {spec.name}", json_, [legend]
+    )
+
+
+@simulate_app.command("ttest")
+def ttest_(
+    runs: RunsArg,
+    group_a: Annotated[str, typer.Option(help="Comma-separated backbones of the first group.")],
+    group_b: Annotated[str, typer.Option(help="Comma-separated backbones of the second group.")],
+    system: Annotated[str, typer.Option(help="The system whose divergences are compared.")] = "def",
+    cultures: CulturesOpt = None,
+    measure: Annotated[str, typer.Option(help="kl, kl-eq1 or js.")] = "kl",
+    equal_var: Annotated[
+        bool, typer.Option(help="Pooled variance and n₁+n₂−2 degrees of freedom (Table 3's DF) instead of Welch.")
+    ] = False,
+    dimensions: DimensionsOpt = None,
+    mode: ModeOpt = Mode.faithful,
+    json_: JsonOpt = False,
+    items: ItemsOpt = None,
+    reference: ReferenceOpt = None,
+    cultures_file: CulturesFileOpt = None,
+) -> None:
+    """Eq. 7 / Table 3: do two groups of models differ? Each value is one model's divergence on one
+    value dimension; one row per culture."""
+    survey, responses, chosen, dimension_of = _scored(runs, cultures, items, reference, cultures_file, dimensions)
+    found = [p for p in preferences(responses, survey, chosen, mode.value, measure, dimension_of) if p.system == system]
+    a, b = split_names(group_a), split_names(group_b)
+    known = {p.backbone for p in found}
+    for name in a + b:
+        if name not in known:
+            raise CulturescopeError(
+                f"no backbone {name!r} with system {system!r}; the runs have: {', '.join(sorted(known))}"
+            )
+    rows = []
+    for culture in chosen:
+        values = {
+            g: [v for p in found if p.culture == culture and p.backbone in names for v in p.by_dimension.values()]
+            for g, names in (("a", a), ("b", b))
+        }
+        result = ttest(values["a"], values["b"], equal_var)
+        rows.append({"culture": culture, **result.as_dict()})
+    emit(rows, f"t-test of eq. 7, {measure} per value dimension: group A = {group_a}, group B = {group_b}", json_)
+
+
+@simulate_app.command("rephrase")
+def rephrase(
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory for items.json, reference.json, cultures.json.")],
+    backbone: Annotated[str, typer.Option("--backbone", "-b", help="The rephrasing model, as for `run`.")] = "embedded",
+    variants: Annotated[int, typer.Option(help="Rephrased variants per item.")] = 2,
+    cache: Annotated[Optional[Path], typer.Option(help="Request cache (SQLite).")] = None,
+    items: ItemsOpt = None,
+    reference: ReferenceOpt = None,
+    cultures_file: CulturesFileOpt = None,
+) -> None:
+    """Survey rephrasing (§4.1 step 3): a model rewrites each question stem; options and human
+    shares carry over. Then simulate over all variants with
+    --items OUT/items.json --reference OUT/reference.json --cultures-file OUT/cultures.json."""
+    survey = load_survey_options(items, reference, cultures_file)
+    spec = BackboneSpec.parse(backbone)
+    counts = rephrase_survey(survey, spec, variants, out_dir, RequestCache(cache), Console(stderr=True))
+    out = Console(soft_wrap=True)
+    out.print(
+        escape(
+            f"wrote {out_dir}: {len(survey.items)} items and {counts['variants']} rephrased variants"
+            + (f" ({counts['empty']} empty replies left out)" if counts["empty"] else "")
+        ),
+        highlight=False,
+    )

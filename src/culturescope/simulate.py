@@ -1,0 +1,277 @@
+"""Survey response simulation (seed 002): DEF respondents, its ablations and the baselines, into one run.
+
+Each variant is a system of the response table. Respondents of the DEF variants, of Cao et al. and
+of CCSV-single are agents ``{culture}/{index}`` (sample = index); CCSV-list is one agent
+``{culture}/list`` whose list entries are the samples; ``probs`` is one agent per culture whose
+answer carries the option distribution of the citizen prompt. Respondents answer the items in survey
+order; a respondent with memory carries its conversation from item to item, rebuilt from the stored
+answers when a run resumes, so a resumed run continues each conversation exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.markup import escape
+
+from culturescope.backends import BackboneSpec
+from culturescope.backends.base import Backend, Decoding, Messages
+from culturescope.cache import RequestCache
+from culturescope.errors import CulturescopeError
+from culturescope.experiment import open_run
+from culturescope.extract import OK, parse_answer
+from culturescope.runner import cached_chat, cached_probs, progress_bar
+from culturescope.store import Run
+from culturescope.survey import Culture, Item, Survey
+from culturescope.systems import ccsv
+from culturescope.systems.simulation import (
+    DEF_VARIANTS,
+    Respondent,
+    cao_prompt,
+    citizen_prompt,
+    conversation,
+    draw_respondent,
+    remember,
+    rng_for,
+)
+from culturescope.systems.static import prompts
+
+SINGLE, LIST = "ccsv-single", "ccsv-list"
+VARIANTS = (*DEF_VARIANTS, "cao", SINGLE, LIST, "probs")
+
+
+@dataclass
+class Simulation:
+    """What to simulate; defaults are the paper's settings (§5.1)."""
+
+    backbones: list[BackboneSpec]
+    cultures: list[str]
+    variants: list[str] = field(default_factory=lambda: ["def"])
+    respondents: int = 20  # n_test
+    max_beams: int = 5  # B_m
+    max_memory: int = 15  # L_m
+    decodes: int = 5  # CCSV critiques and rewrites per answer
+    items: list[str] | None = None  # item ids; None: the whole survey
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.backbones:
+            raise CulturescopeError("no backbone given")
+        bad = sorted(set(self.variants) - set(VARIANTS))
+        if bad or not self.variants:
+            raise CulturescopeError(f"unknown variant(s) {', '.join(bad) or '(none)'}; use {', '.join(VARIANTS)}")
+        for name, value in [
+            ("respondents", self.respondents),
+            ("max beams", self.max_beams),
+            ("decodes", self.decodes),
+        ]:
+            if value < 1:
+                raise CulturescopeError(f"{name} must be at least 1")
+        if self.max_memory < 0:
+            raise CulturescopeError("max memory must be 0 or more")
+
+    def chosen_items(self, survey: Survey) -> list[Item]:
+        if self.items is None:
+            return list(survey.items)
+        return [survey.items[survey.item_index(i)] for i in self.items]
+
+    def describe(self, survey: Survey) -> dict[str, Any]:
+        return {
+            "survey": survey.name,
+            "system": "simulation",
+            "cultures": self.cultures,
+            "variants": self.variants,
+            "respondents": self.respondents,
+            "max_beams": self.max_beams,
+            "max_memory": self.max_memory,
+            "decodes": self.decodes,
+            "items": self.items,
+            "seed": self.seed,
+            "prompts": {k: prompts(k) for k in ("def", "cao", "ccsv")},
+            "backbones": [b.as_dict() | {"decoding": base_decoding(b).as_dict()} for b in self.backbones],
+        }
+
+
+def base_decoding(spec: BackboneSpec) -> Decoding:
+    """§5.1: temperature 1 and top_p 1 unless the backbone sets them; new tokens as the backbone's
+    default (512, the paper's; 64 for the embedded model, whose answers come first)."""
+    temperature = spec.temperature if spec.temperature is not None else 1.0
+    return replace(spec.decoding(), temperature=temperature)
+
+
+class _Session:
+    """One backbone's calls: bounded concurrency, the cache, the run store and progress."""
+
+    def __init__(self, backend: Backend, backbone: str, cache: RequestCache, run: Run, progress) -> None:
+        self.backend, self.backbone, self.cache, self.run, self.progress = backend, backbone, cache, run, progress
+        self.gate = asyncio.Semaphore(max(1, backend.concurrency))
+        t = run.responses()
+        t = t[t["backbone"] == backbone]
+        self.stored = {
+            (r.system, r.agent, r.item, int(r.sample)): r.raw
+            for r in t[["system", "agent", "item", "sample", "raw"]].itertuples(index=False)
+        }
+
+    async def chat(self, messages: Messages, decoding: Decoding, sample: int = 0) -> str:
+        async with self.gate:
+            return (await cached_chat(self.backend, messages, decoding, sample, self.cache))["text"]
+
+    async def probs(self, messages: Messages, prefix: str, n_options: int) -> dict[str, Any]:
+        async with self.gate:
+            return await cached_probs(self.backend, messages, prefix, n_options, self.cache)
+
+    def store(self, system: str, agent: str, culture: str, item: Item, sample: int, text: str, **extra) -> None:
+        parsed = parse_answer(text, item.options)
+        record = {
+            "system": system,
+            "agent": agent,
+            "culture": culture,
+            "backbone": self.backbone,
+            "mode": "sample",
+            "round": 0,
+            "item": item.id,
+            "sample": sample,
+            "answer": parsed.answer,
+            "raw": text,
+            "status": parsed.status,
+        }
+        self.run.append([record | extra])
+        self.stored[(system, agent, item.id, sample)] = text
+
+
+async def _respondent(s: _Session, system: str, r: Respondent, items: list[Item], seed: int, task) -> None:
+    """One simulated citizen answers the items in order, carrying its memory (Algorithm 1)."""
+    memory: list = []
+    for k, item in enumerate(items):
+        if system == "cao":
+            prompt = cao_prompt(r.culture, item)
+        else:
+            prompt = citizen_prompt(r.persona(), item)
+        text = s.stored.get((system, r.agent, item.id, r.index))
+        if text is None:
+            text = await s.chat(conversation(memory, prompt), r.decoding)
+            trace = r.trace() | {"memory_turns": len(memory)}
+            s.store(system, r.agent, r.culture.code, item, r.index, text, trace=trace)
+        if r.memory_limit is not None:
+            memory = remember(memory, item, text, r.memory_limit, rng_for(seed, r.culture.code, r.index, k + 1))
+        s.progress.advance(task)
+
+
+async def _ccsv(s: _Session, request: str, culture: Culture, decoding: Decoding, decodes: int) -> dict[str, Any]:
+    """Initial answer -> ``decodes`` critiques -> ``decodes`` rewrites -> vote; the steps and the final text."""
+    initial = await s.chat([{"role": "user", "content": request}], decoding, 0)
+    critiques = await asyncio.gather(
+        *(s.chat(ccsv.critique_messages(request, initial, culture), decoding, 1 + j) for j in range(decodes))
+    )
+    rewrite = ccsv.rewrite_messages(request, initial, list(critiques))
+    rewrites = await asyncio.gather(*(s.chat(rewrite, decoding, 1 + decodes + j) for j in range(decodes)))
+    vote = await s.chat(ccsv.vote_messages(request, list(rewrites), culture), decoding, 1 + 2 * decodes)
+    chosen = ccsv.read_vote(vote, len(rewrites))
+    return {
+        "initial": initial,
+        "critiques": list(critiques),
+        "rewrites": list(rewrites),
+        "vote": vote,
+        "chosen": chosen,  # None: the vote named no candidate, the first rewrite is kept
+        "final": rewrites[chosen or 0],
+    }
+
+
+async def _ccsv_single(s: _Session, r: Respondent, items: list[Item], decodes: int, task) -> None:
+    for item in items:
+        if (SINGLE, r.agent, item.id, r.index) not in s.stored:
+            steps = await _ccsv(s, citizen_prompt(r.culture.country, item), r.culture, r.decoding, decodes)
+            s.store(SINGLE, r.agent, r.culture.code, item, r.index, steps["final"], trace=steps)
+        s.progress.advance(task)
+
+
+async def _ccsv_list(s: _Session, culture: Culture, items: list[Item], sim: Simulation, base: Decoding, task) -> None:
+    agent = f"{culture.code}/list"
+    for item in items:
+        if (LIST, agent, item.id, 0) not in s.stored:
+            steps = await _ccsv(s, ccsv.list_prompt(culture, item, sim.respondents), culture, base, sim.decodes)
+            answers = ccsv.split_list(steps["final"], sim.respondents)
+            for n in range(sim.respondents):  # missing entries are stored empty (status empty)
+                extra = {"trace": steps} if n == 0 else {}
+                s.store(LIST, agent, culture.code, item, n, answers[n] if n < len(answers) else "", **extra)
+        s.progress.advance(task)
+
+
+async def _probs(s: _Session, culture: Culture, items: list[Item], task) -> None:
+    """One agent per culture: the option distribution after "Answer: " on the citizen prompt."""
+    agent = f"{culture.code}/probs"
+    for item in items:
+        if ("probs", agent, item.id, 0) not in s.stored:
+            messages = [{"role": "user", "content": citizen_prompt(culture.country, item)}]
+            value = await s.probs(messages, prompts("def")["answer_prefix"], len(item.options))
+            if value["probs"] is None:  # the backend gave no distribution: keep its text
+                s.store("probs", agent, culture.code, item, 0, value["text"] or "", mode="probs")
+            else:
+                answer = int(np.argmax(value["probs"])) + 1
+                s.store(
+                    "probs",
+                    agent,
+                    culture.code,
+                    item,
+                    0,
+                    value["text"],
+                    mode="probs",
+                    probs=value["probs"],
+                    answer=answer,
+                    status=OK,
+                )
+        s.progress.advance(task)
+
+
+def _jobs(s: _Session, sim: Simulation, survey: Survey, variant: str, base: Decoding, progress) -> list:
+    items = sim.chosen_items(survey)
+    cultures = [survey.culture(c) for c in sim.cultures]
+    per_culture = 1 if variant in (LIST, "probs") else sim.respondents
+    task = progress.add_task(f"{s.backbone} [{variant}]", total=len(cultures) * per_culture * len(items))
+    if variant == LIST:
+        return [_ccsv_list(s, c, items, sim, base, task) for c in cultures]
+    if variant == "probs":
+        return [_probs(s, c, items, task) for c in cultures]
+    modifications = DEF_VARIANTS.get(variant, ())
+    respondents = [
+        draw_respondent(c, n, modifications, base, s.backend.knobs, sim.max_beams, sim.max_memory, sim.seed)
+        for c in cultures
+        for n in range(sim.respondents)
+    ]
+    if variant == SINGLE:
+        return [_ccsv_single(s, r, items, sim.decodes, task) for r in respondents]
+    return [_respondent(s, variant, r, items, sim.seed, task) for r in respondents]
+
+
+async def _gather(jobs: list) -> None:
+    tasks = [asyncio.ensure_future(j) for j in jobs]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for t in tasks:
+            t.cancel()
+
+
+def execute_simulation(
+    sim: Simulation, survey: Survey, out, cache: RequestCache, console: Console | None = None
+) -> Run:
+    """Run every variant on every backbone; what the run already holds is not asked again."""
+    console = console or Console(stderr=True)
+    run = open_run(out, sim.describe(survey))
+    for spec in sim.backbones:
+        backend = spec.make()
+        if "probs" in sim.variants and not backend.supports_probs:
+            raise CulturescopeError(f"{spec.name}: the backend gives no option probabilities (variant probs)")
+        with progress_bar(console) as progress:
+            for variant in sim.variants:
+                session = _Session(backend, spec.name, cache, run, progress)
+                before = len(session.stored)
+                asyncio.run(_gather(_jobs(session, sim, survey, variant, base_decoding(spec), progress)))
+                progress.console.print(
+                    escape(f"{spec.name} [{variant}]: {len(session.stored) - before} new responses"), highlight=False
+                )
+    return run

@@ -1,0 +1,304 @@
+"""`culturescope simulate`: DEF respondents and the baselines end to end, against a real HTTP server on
+127.0.0.1 (request shapes: memory, CCSV steps, judge, rephrasing) and the embedded model (every variant;
+a killed run resumes into exactly the responses of an uninterrupted one)."""
+
+import json
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from clitools import cli, env_with
+from culturescope.store import Run
+from culturescope.survey import wvs7
+from servers import ScriptedServer, chat_completion
+from test_runs import wait_for_lines
+
+ANSWER = "Answer: 2. Rather important.\nExplanation: Family matters. More words."
+CLEANED = "Answer: 2. Rather important.\nExplanation: Family matters."
+
+
+@pytest.fixture
+def server():
+    servers = []
+
+    def start(*texts):
+        servers.append(ScriptedServer([(200, chat_completion(t), {}) for t in texts]))
+        return servers[-1]
+
+    yield start
+    for s in servers:
+        s.close()
+
+
+def test_memory_conversation_sent_to_the_server(tmp_path, server):
+    srv = server(ANSWER)
+    out = tmp_path / "run"
+    items = ["Q1", "Q2", "Q3", "Q4", "Q5"]
+    done = cli(
+        "simulate",
+        "run",
+        "-b",
+        f"openai:m@{srv.url}/v1",
+        "--cultures",
+        "USA",
+        "--respondents",
+        "3",
+        "--only",
+        ",".join(items),
+        "--max-memory",
+        "2",
+        "--out",
+        str(out),
+        env=env_with(tmp_path),
+    )
+    assert done.returncode == 0, done.stderr
+    table = Run.open(out).responses()
+    assert len(table) == 15 and (table["status"] == "ok").all() and (table["answer"] == 2).all()
+    limits = {int(r.sample): r.trace["memory_limit"] for r in table.itertuples()}
+    questions = [wvs7().items[wvs7().item_index(i)].question for i in items]
+    seen = 0
+    for request in srv.requests:
+        body = request["json"]
+        respondent = body["seed"]  # seed = base seed 0 + respondent index: config is drawn per respondent
+        messages = body["messages"]
+        k = next(n for n, q in enumerate(questions) if q in messages[-1]["content"])
+        assert "I want you to act as a citizen from United States living in " in messages[-1]["content"]
+        memory = messages[:-1]
+        assert len(memory) == 2 * min(k, limits[respondent])
+        remembered = [questions.index(m["content"].removeprefix("Request: ")) for m in memory[::2]]
+        assert remembered == sorted(remembered) and all(r < k for r in remembered)
+        assert all(m["content"] == CLEANED for m in memory[1::2])
+        assert body["temperature"] in (0.0, 1.0)
+        seen += 1
+    assert seen == 15
+    traces = {int(r.sample): r.trace for r in table.itertuples()}
+    assert all(t["location"] and t["config"]["seed"] == s for s, t in traces.items())
+
+
+def test_ccsv_single_chains_its_steps(tmp_path, server):
+    initial, critiques, rewrites = (
+        "Answer: 1. Explanation: first.",
+        ["crit A", "crit B"],
+        ["Answer: 3 (x)", "Answer: 4"],
+    )
+    srv = server(initial, *critiques, *rewrites, "Response 2")
+    out = tmp_path / "run"
+    done = cli(
+        "simulate",
+        "run",
+        "-b",
+        f"openai:m@{srv.url}/v1",
+        "--cultures",
+        "CHN",
+        "--respondents",
+        "1",
+        "--only",
+        "Q1",
+        "--variant",
+        "ccsv-single",
+        "--decodes",
+        "2",
+        "--out",
+        str(out),
+        env=env_with(tmp_path),
+    )
+    assert done.returncode == 0, done.stderr
+    texts = [r["json"]["messages"][-1]["content"] for r in srv.requests]
+    assert len(texts) == 6 and "I want you to act as a citizen from China." in texts[0]
+    for text in texts[1:3]:
+        assert f"Response: {initial}" in text and "citizens of China" in text
+    for text in texts[3:5]:
+        assert f"Response: {initial}" in text and all(c in text for c in critiques)
+    assert all(f"Response {n}:\n{r}" in texts[5] for n, r in enumerate(rewrites, start=1))
+    (row,) = Run.open(out).responses().itertuples()
+    assert row.raw == "Answer: 4" and row.answer == 4 and row.trace["chosen"] == 1
+    assert row.trace["critiques"] == critiques and row.trace["initial"] == initial
+
+
+def test_judge_and_rephrase_with_a_server(tmp_path, server):
+    env = env_with(tmp_path)
+    answers = server(ANSWER)
+    run = tmp_path / "run"
+    made = cli(
+        "simulate",
+        "run",
+        "-b",
+        f"openai:m@{answers.url}/v1",
+        "--cultures",
+        "USA,CHN",
+        "--respondents",
+        "2",
+        "--only",
+        "Q1,Q2",
+        "--variant",
+        "def,cao",
+        "--out",
+        str(run),
+        env=env,
+    )
+    assert made.returncode == 0, made.stderr
+    judge = server("Thinking.\nProblems: cv, ff")
+    judged = cli(
+        "simulate",
+        "judge",
+        str(run),
+        "--judge",
+        f"openai:j@{judge.url}/v1",
+        "--rate",
+        "0.5",
+        "--out",
+        str(tmp_path / "judge"),
+        "--json",
+        env=env,
+    )
+    assert judged.returncode == 0, judged.stderr
+    rows = {r["system"]: r for r in json.loads(judged.stdout)["rows"]}
+    assert rows["def"]["judged"] == 4 and rows["cao"]["judged"] == 4  # half of 8 responses each
+    assert rows["def"]["cv"] == 100 and rows["def"]["qc"] == 0
+    assert "Model response: " + ANSWER in judge.requests[0]["json"]["messages"][0]["content"]
+    assert judge.requests[0]["json"]["temperature"] == 0.0
+
+    writer = server('"How much does your family matter to you?"')
+    survey_dir = tmp_path / "rephrased"
+    done = cli(
+        "simulate",
+        "rephrase",
+        "-b",
+        f"openai:w@{writer.url}/v1",
+        "--variants",
+        "1",
+        "--out",
+        str(survey_dir),
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    items = json.loads((survey_dir / "items.json").read_text())
+    by_id = {it["Q_id"]: it for it in items}
+    assert len(items) == 2 * 223
+    assert by_id["Q1~1"]["question"].startswith("How much does your family matter to you? Choose only one")
+    assert (
+        by_id["Q1~1"]["question"].endswith("4. Not at all important") and by_id["Q1~1"]["option"][0] == "Very important"
+    )
+    first = writer.requests[0]["json"]["messages"][0]["content"]
+    assert first.endswith("Question: How important is family in your life?")  # the stem only
+    reference = json.loads((survey_dir / "reference.json").read_text())
+    assert reference["USA"]["Q1~1"] == reference["USA"]["Q1"]
+    survey_args = [
+        "--items",
+        str(survey_dir / "items.json"),
+        "--reference",
+        str(survey_dir / "reference.json"),
+        "--cultures-file",
+        str(survey_dir / "cultures.json"),
+    ]
+    over = cli(
+        "simulate",
+        "run",
+        "-b",
+        f"openai:m@{answers.url}/v1",
+        "--cultures",
+        "USA",
+        "--respondents",
+        "2",
+        "--only",
+        "Q1,Q1~1",
+        "--out",
+        str(tmp_path / "variants"),
+        "--measure",
+        "js",
+        *survey_args,
+        env=env,
+    )
+    assert over.returncode == 0, over.stderr
+    scored = cli("simulate", "score", str(tmp_path / "variants"), "--json", *survey_args, env=env)
+    (row,) = json.loads(scored.stdout)["rows"]
+    assert row["n_test"] == 2 and row["valid %"] == 100
+
+
+def test_profiles_map_and_ttest_commands(tmp_path, server):
+    env = env_with(tmp_path)
+    srv = server(ANSWER)
+    run = tmp_path / "run"
+    made = cli(
+        "simulate",
+        "run",
+        "-b",
+        f"openai:a@{srv.url}/v1",
+        "-b",
+        f"openai:b@{srv.url}/v1",
+        "--cultures",
+        "USA",
+        "--respondents",
+        "2",
+        "--per-dimension",
+        "1",
+        "--variant",
+        "def",
+        "--out",
+        str(run),
+        env=env,
+    )
+    assert made.returncode == 0, made.stderr
+    groups = tmp_path / "groups.json"
+    groups.write_text(json.dumps({"USA": {"age:<=29": {"Q1": {"1": 0.5, "2": 0.4}}, "age:50+": {"Q1": {"2": 0.2}}}}))
+    prof = cli("simulate", "profiles", str(run), "--groups", str(groups), "--json", env=env)
+    assert prof.returncode == 0, prof.stderr
+    rows = json.loads(prof.stdout)["rows"]
+    assert {(r["group"], r["share %"]) for r in rows if r["backbone"] == "a"} == {("age:<=29", 100.0), ("age:50+", 0.0)}
+    mapped = cli("simulate", "map", str(run), "--json", env=env)
+    assert mapped.returncode == 0, mapped.stderr
+    subjects = [r["subject"] for r in json.loads(mapped.stdout)["rows"]]
+    assert subjects == ["a · def · USA", "b · def · USA", "human · USA"]
+    tested = cli("simulate", "ttest", str(run), "--group-a", "a", "--group-b", "b", "--json", env=env)
+    assert tested.returncode == 0, tested.stderr
+    (row,) = json.loads(tested.stdout)["rows"]
+    assert row["t"] == 0 and row["n1"] == row["n2"] == 12  # the same answers: no difference
+    missing = cli("simulate", "ttest", str(run), "--group-a", "a", "--group-b", "zzz", env=env)
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "no backbone 'zzz'" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--variant", "def,magic"], "unknown variant(s) magic"),
+        (["--only", "Q1,Q9999"], "unknown item 'Q9999'"),
+        (["--cultures", "XXX"], "unknown culture 'XXX'"),
+        (["--respondents", "0"], "respondents must be at least 1"),
+    ],
+)
+def test_bad_input_is_one_clear_line(tmp_path, args, message):
+    done = cli("simulate", "run", *args, "--out", str(tmp_path / "r"), env=env_with(tmp_path))
+    assert done.returncode == 2 and message in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_every_variant_on_the_embedded_model_and_exact_resume(tmp_path):
+    common = ["--cultures", "USA", "--respondents", "2", "--only", "Q1,Q2,Q3", "--decodes", "1"]
+    variants = "def,def-no-prompt,def-no-config,def-no-memory,none,cao,ccsv-single,ccsv-list,probs"
+    whole = tmp_path / "whole"
+    done = cli("simulate", "run", *common, "--variant", variants, "--out", str(whole), env=env_with(tmp_path / "a"))
+    assert done.returncode == 0, done.stderr
+    table = Run.open(whole).responses()
+    sizes = table.groupby("system").size().to_dict()
+    assert sizes == {v: 6 for v in variants.split(",") if v != "probs"} | {"probs": 3}
+    assert not table.duplicated(["system", "agent", "item", "sample"]).any()
+    probs = table[table["system"] == "probs"]
+    assert all(abs(sum(p) - 1) < 1e-6 for p in probs["probs"])
+    assert "Diversity %" in done.stdout and "def-no-memory" in done.stdout
+
+    # DEF alone, killed after 2 responses, resumed with an empty cache: the same answers and memories
+    resumed = tmp_path / "resumed"
+    args = [sys.executable, "-m", "culturescope", "simulate", "run", *common, "--variant", "def", "--out", str(resumed)]
+    env = env_with(tmp_path / "b")
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for_lines(resumed / "responses.jsonl", 2, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    (tmp_path / "b" / "cache.sqlite").unlink()
+    again = cli(*args[3:], env=env)
+    assert again.returncode == 0, again.stderr
+    key = ["agent", "item"]
+    a = table[table["system"] == "def"].sort_values(key)[["agent", "item", "raw", "trace"]].reset_index(drop=True)
+    b = Run.open(resumed).responses().sort_values(key)[["agent", "item", "raw", "trace"]].reset_index(drop=True)
+    assert a.equals(b)
