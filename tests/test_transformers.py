@@ -13,6 +13,7 @@ from culturescope.backends.embedded import Embedded, default_model_path
 from culturescope.backends.scoring import log_softmax, normalize
 from culturescope.backends.transformers_backend import Transformers
 from culturescope.survey import wvs7
+from culturescope.systems.simulation import citizen_prompt
 from culturescope.systems.static import answer_prefix, persona_messages
 
 
@@ -89,6 +90,26 @@ def test_generation_is_seeded(hf):
     d = Decoding(temperature=0.6, max_tokens=12, seed=4)
     a, b = (asyncio.run(hf.chat(messages, d, 0)) for _ in range(2))
     assert a.text == b.text and a.completion_tokens > 0
+
+
+def test_beam_search_is_the_models_own(hf):
+    """DEF's num_beams reaches generate: the reply is transformers' beam search, not greedy decoding."""
+    s = wvs7()
+    messages = [{"role": "user", "content": citizen_prompt("China living in Hubei", s.items[s.item_index("Q1")])}]
+    beams = asyncio.run(hf.chat(messages, Decoding(temperature=0.0, max_tokens=16, num_beams=3), 0)).text
+    greedy = asyncio.run(hf.chat(messages, Decoding(temperature=0.0, max_tokens=16), 0)).text
+    ids = torch.tensor([hf._tokens(hf.prompt_text(messages))])
+    with torch.no_grad():
+        out = hf.model.generate(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=16,
+            do_sample=False,
+            num_beams=3,
+            pad_token_id=hf.tokenizer.eos_token_id,
+        )
+    assert beams == hf.tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True)
+    assert beams != greedy
 
 
 def test_a_real_two_engine_run_through_the_analyses(tmp_path):

@@ -11,6 +11,7 @@ from culturescope import metrics
 from culturescope.errors import CulturescopeError
 from culturescope.extract import OK, OUT_OF_RANGE
 from culturescope.survey import Mode, Survey
+from culturescope.systems.simulation import without_simulations
 
 HUMAN = "human reference"
 
@@ -86,7 +87,8 @@ def evaluate_responses(
     Each agent is scored against its own culture's majority answers. With several samples per
     agent, the metrics are computed per sample and averaged.
     """
-    table = responses[responses["round"] == round]
+    table = without_simulations(responses)
+    table = table[table["round"] == round]
     if table.empty:
         raise CulturescopeError(f"no responses in round {round}")
     if cultures is None:

@@ -6,14 +6,11 @@ Every string that comes from a run (model text, backbone names, manifests) is HT
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -21,11 +18,16 @@ from culturescope import __version__, metrics, plots
 from culturescope.analyses.dynamics import exposure_dynamics
 from culturescope.analyses.landscape import landscape, select_systems, system_answers
 from culturescope.analyses.mixed import mixed_backbones
+from culturescope.analyses.profiles import GroupShares
 from culturescope.analyses.subsets import AgentCount, max_by_size, subsets
 from culturescope.analyses.uncertainty import bootstrap
 from culturescope.evaluate import usable
+from culturescope.htmlparts import figure as _figure
+from culturescope.htmlparts import table as _table
+from culturescope.simulation_report import simulation_parts
 from culturescope.store import Run
 from culturescope.survey import Mode, Survey, budgeting_projects
+from culturescope.systems.simulation import SIMULATION_SYSTEMS
 from culturescope.tasks import budgeting
 
 MAX_ASSIGNMENTS = 5_000_000  # above this the mixed-backbone figure is left out of the report
@@ -34,37 +36,6 @@ CSS = """body{font:14px/1.45 system-ui,sans-serif;max-width:1100px;margin:2em au
 table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
 th{background:#f3f3f3}td.t{text-align:left}pre{background:#f7f7f7;padding:8px;overflow:auto;font-size:12px}
 figure{display:inline-block;margin:.5em;vertical-align:top}img{max-width:520px}figcaption{font-size:12px;color:#555;max-width:520px}"""
-
-
-def _png(fig) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=150)
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode()
-
-
-def _figure(fig, caption: str) -> str:
-    return (
-        f'<figure><img alt="{escape(caption)}" src="data:image/png;base64,{_png(fig)}">'
-        f"<figcaption>{escape(caption)}</figcaption></figure>"
-    )
-
-
-def _table(df: pd.DataFrame) -> str:
-    head = "".join(f"<th>{escape(str(c))}</th>" for c in df.columns)
-    rows = "".join(
-        "<tr>"
-        + "".join(
-            f'<td class="{"" if isinstance(v, (int, float, np.number)) else "t"}">{escape(_cell(v))}</td>' for v in row
-        )
-        + "</tr>"
-        for row in df.itertuples(index=False)
-    )
-    return f"<table><tr>{head}</tr>{rows}</table>"
-
-
-def _cell(v) -> str:
-    return f"{v:.2f}" if isinstance(v, (float, np.floating)) else str(v)
 
 
 def _budgeting_figures(responses: pd.DataFrame) -> list[str]:
@@ -95,18 +66,15 @@ def _budgeting_figures(responses: pd.DataFrame) -> list[str]:
     ]
 
 
-def build_report(
-    runs: list[Run],
+def _alignment_parts(
     responses: pd.DataFrame,
     survey: Survey,
     cultures: list[str],
-    mode: Mode = "faithful",
-    replicates: int = 1000,
-    per_item: list[str] | None = None,
-) -> tuple[str, list[str]]:
-    """The report as one HTML string, from the runs and their responses, and the systems left out
-    because none of their answers could be scored. ``per_item``: the systems of Fig. 1 (right); by
-    default the most aligned and the most diverse one."""
+    mode: Mode,
+    replicates: int,
+    per_item: list[str] | None,
+) -> tuple[list[str], list[str]]:
+    """Scores with intervals and the Beyond-Alignment figures; and the systems left out."""
     systems, empty = system_answers(responses, survey, cultures, mode)
     if per_item:
         select_systems(per_item, systems)
@@ -114,11 +82,7 @@ def build_report(
     mu = survey.majority_matrix(cultures, mode)
     human = mu
     D_h = metrics.pairwise_distances(human, delta)
-    parts = [
-        f"<h1>culturescope report</h1><p>{escape(', '.join(r.name for r in runs))} — survey "
-        f"{escape(survey.name)}, cultures {escape(', '.join(cultures))}, human data read {mode}; "
-        f"culturescope {__version__}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.</p>"
-    ]
+    parts = []
     if empty:
         parts.append(f"<p>Left out, no answer could be scored: {escape(', '.join(empty))}.</p>")
 
@@ -204,9 +168,42 @@ def build_report(
         )
     figs += _budgeting_figures(responses)
     parts.append("<h2>Figures</h2>" + "".join(figs))
+    return parts, empty
+
+
+def build_report(
+    runs: list[Run],
+    responses: pd.DataFrame,
+    survey: Survey,
+    cultures: list[str],
+    mode: Mode = "faithful",
+    replicates: int = 1000,
+    per_item: list[str] | None = None,
+    groups: GroupShares | None = None,
+    case_item: str | None = None,
+) -> tuple[str, list[str]]:
+    """The report as one HTML string, from the runs and their responses, and the systems left out
+    because none of their answers could be scored. ``per_item``: the systems of Fig. 1 (right); by
+    default the most aligned and the most diverse one. ``groups`` (a demographic human reference)
+    and ``case_item`` shape the survey-simulation part, present when the runs hold simulations."""
+    judging = responses["mode"] == "judge"
+    simulated = responses["system"].isin(SIMULATION_SYSTEMS) & ~judging
+    parts = [
+        f"<h1>culturescope report</h1><p>{escape(', '.join(r.name for r in runs))} — survey "
+        f"{escape(survey.name)}, cultures {escape(', '.join(cultures))}, human data read {mode}; "
+        f"culturescope {__version__}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.</p>"
+    ]
+    empty: list[str] = []
+    if (~simulated & ~judging).any():
+        found, empty = _alignment_parts(responses[~simulated & ~judging], survey, cultures, mode, replicates, per_item)
+        parts += found
+    if simulated.any() or judging.any():
+        parts += simulation_parts(responses[simulated], responses[judging], survey, cultures, mode, groups, case_item)
+    responses = responses[~judging]
 
     table = responses[responses["culture"].isin(cultures)]
-    counts = table.groupby(["backbone", "mode", "status"]).size().unstack("status", fill_value=0).reset_index()
+    by = ["backbone", "system", "mode", "status"]
+    counts = table.groupby(by).size().unstack("status", fill_value=0).reset_index()
     parts.append("<h2>Parse statuses</h2>" + _table(counts))
     failed = table[~usable(table["status"], mode)]
     if not failed.empty:
@@ -235,8 +232,10 @@ def write_report(
     mode: Mode = "faithful",
     replicates: int = 1000,
     per_item: list[str] | None = None,
+    groups: GroupShares | None = None,
+    case_item: str | None = None,
 ) -> list[str]:
     """Write the report to ``out``; returns the systems left out (see :func:`build_report`)."""
-    html, left_out = build_report(runs, responses, survey, cultures, mode, replicates, per_item)
+    html, left_out = build_report(runs, responses, survey, cultures, mode, replicates, per_item, groups, case_item)
     out.write_text(html, encoding="utf-8")
     return left_out

@@ -30,6 +30,7 @@ from culturescope.survey import Culture, Item, Survey
 from culturescope.systems import ccsv
 from culturescope.systems.simulation import (
     DEF_VARIANTS,
+    SIMULATION_SYSTEMS,
     Respondent,
     cao_prompt,
     citizen_prompt,
@@ -41,7 +42,7 @@ from culturescope.systems.simulation import (
 from culturescope.systems.static import prompts
 
 SINGLE, LIST = "ccsv-single", "ccsv-list"
-VARIANTS = (*DEF_VARIANTS, "cao", SINGLE, LIST, "probs")
+VARIANTS = SIMULATION_SYSTEMS
 
 
 @dataclass

@@ -12,6 +12,7 @@ from culturescope import metrics
 from culturescope.errors import CulturescopeError
 from culturescope.evaluate import answer_matrix
 from culturescope.survey import Mode, Survey
+from culturescope.systems.simulation import without_simulations
 
 
 def system_answers(
@@ -22,6 +23,7 @@ def system_answers(
 
     Systems are named by backbone, with the answer mode added when a backbone has both modes.
     """
+    responses = without_simulations(responses)
     table = responses[
         (responses["round"] == round) & responses["culture"].isin(cultures) & responses["item"].isin(survey.item_ids)
     ]  # not ballots or other tasks

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import numpy as np
 import typer
@@ -252,25 +252,38 @@ def report(
     cultures: CulturesOpt = None,
     mode: ModeOpt = Mode.faithful,
     replicates: Annotated[int, typer.Option(help="Bootstrap replicates for the intervals.")] = 1000,
+    groups: Annotated[
+        Optional[Path],
+        typer.Option(help="Simulation: human answer shares by demographic group, for the bias profiles."),
+    ] = None,
+    case_item: Annotated[
+        Optional[str], typer.Option(help="Simulation: the item shown in the case view (default: the first).")
+    ] = None,
     items: ItemsOpt = None,
     reference: ReferenceOpt = None,
     cultures_file: CulturesFileOpt = None,
 ) -> None:
-    """One self-contained HTML file: scores with intervals, the paper's figures, parse failures, manifests."""
+    """One self-contained HTML file: scores with intervals, the paper's figures, parse failures, manifests.
+    Simulation runs (and judge runs) add Table 1, the variation map, a case view and the judge's findings."""
+    from culturescope.analyses.profiles import load_group_reference
     from culturescope.report import write_report
 
     survey = load_survey_options(items, reference, cultures_file)
     opened, responses = load_runs(runs)
+    if case_item:
+        survey.item_index(case_item)
     note_left_out(
         write_report(
             opened,
             responses,
             survey,
-            run_cultures(responses, cultures, survey),
+            run_cultures(responses[responses["mode"] != "judge"], cultures, survey),
             output,
             mode.value,
             replicates,
             split_names(per_item) if per_item else None,
+            load_group_reference(groups) if groups else None,
+            case_item,
         )
     )
     out.print(escape(f"wrote {output} ({output.stat().st_size / 1e6:.1f} MB)"), highlight=False)

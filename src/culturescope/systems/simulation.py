@@ -23,8 +23,10 @@ from functools import cache
 from importlib.resources import files
 
 import numpy as np
+import pandas as pd
 
 from culturescope.backends.base import Decoding, Messages
+from culturescope.errors import CulturescopeError
 from culturescope.survey import Culture, Item
 from culturescope.systems.static import prompts
 
@@ -36,6 +38,18 @@ DEF_VARIANTS = {
     "def-no-memory": ("prompt", "config"),
     "none": (),
 }
+#: Every system ``culturescope simulate`` makes: DEF and its ablations, the baselines, and one agent's
+#: option distribution.
+SIMULATION_SYSTEMS = (*DEF_VARIANTS, "cao", "ccsv-single", "ccsv-list", "probs")
+
+
+def without_simulations(responses: pd.DataFrame) -> pd.DataFrame:
+    """The responses of agent systems (Beyond Alignment): simulated respondents are scored by
+    ``culturescope simulate score`` instead; a table of nothing else is an error that says so."""
+    simulated = responses["system"].isin(SIMULATION_SYSTEMS)
+    if simulated.all() and len(responses):
+        raise CulturescopeError("these runs hold survey simulations; score them with: culturescope simulate score RUN")
+    return responses[~simulated]
 
 
 @cache
