@@ -1,18 +1,16 @@
 """The analyses from the command line on imported runs, and the HTML report in a real headless Chromium."""
 
 import json
-import shutil
 
 import pytest
-from playwright.sync_api import sync_playwright
 
+from browser import render
 from clitools import cli as run_cli
 from culturescope.survey import wvs7
 from synthetic import synthetic_answers, write_reference_outputs
 
 CULTURES = ["BRA", "CHN", "MEX", "NGA", "NZL", "DEU", "IND"]
 NAMES = ["alpha", "beta", "gamma"]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 HOSTILE = '<script>console.error("injected")</script><img src=x onerror="console.error(1)">'
 
 
@@ -75,20 +73,8 @@ def test_report_is_escaped_and_renders_in_chromium(run_dir, tmp_path):
     assert html.count("<img ") == 6  # Fig. 1 left, 7, 1 right, 2, 3a, 3b, and nothing from the model
     assert "<img src=x" not in html
     assert "Fig. 1 (right): per-question (D_q, A_q)</figcaption>" in html
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
-        errors = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(out.as_uri())
-        widths = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.complete && i.naturalWidth)")
-        shot = tmp_path / "report.png"
-        page.screenshot(path=str(shot), full_page=True)
-        browser.close()
+    shot = tmp_path / "report.png"
+    errors, widths = render(out, shot)
     assert errors == []
     assert len(widths) == 6 and all(w and w > 300 for w in widths)
     assert shot.stat().st_size > 50_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

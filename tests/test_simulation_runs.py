@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from browser import render
 from clitools import cli, env_with
 from culturescope.store import Run
 from culturescope.survey import wvs7
@@ -302,3 +303,71 @@ def test_every_variant_on_the_embedded_model_and_exact_resume(tmp_path):
     a = table[table["system"] == "def"].sort_values(key)[["agent", "item", "raw", "trace"]].reset_index(drop=True)
     b = Run.open(resumed).responses().sort_values(key)[["agent", "item", "raw", "trace"]].reset_index(drop=True)
     assert a.equals(b)
+
+
+def test_simulation_report_is_escaped_and_renders_in_chromium(tmp_path, server):
+    env = env_with(tmp_path)
+    hostile = 'Answer: 1. <script>console.error("x")</script>\nExplanation: <img src=x onerror="console.error(1)">.'
+    srv = server(hostile)
+    run, judged = tmp_path / "run", tmp_path / "judge"
+    made = cli(
+        "simulate",
+        "run",
+        "-b",
+        f"openai:m@{srv.url}/v1",
+        "--cultures",
+        "USA,CHN",
+        "--respondents",
+        "2",
+        "--only",
+        "Q1,Q57,Q106",
+        "--variant",
+        "def,ccsv-single",
+        "--decodes",
+        "1",
+        "--out",
+        str(run),
+        env=env,
+    )
+    assert made.returncode == 0, made.stderr
+    judge = server("Problems: rp")
+    assert (
+        cli(
+            "simulate",
+            "judge",
+            str(run),
+            "--judge",
+            f"openai:j@{judge.url}/v1",
+            "--rate",
+            "0.2",
+            "--out",
+            str(judged),
+            env=env,
+        ).returncode
+        == 0
+    )
+    groups = tmp_path / "groups.csv"
+    groups.write_text("country,group,item,code,share\nUSA,gender:male,Q1,1,0.9\nUSA,gender:female,Q1,1,0.8\n")
+    out = tmp_path / "report.html"
+    done = cli("report", str(run), str(judged), "-o", str(out), "--groups", str(groups), "--case-item", "Q57", env=env)
+    assert done.returncode == 0, done.stderr
+    html = out.read_text()
+    for heading in [
+        "Survey simulation (DEF)",
+        "(Table 1)",
+        "Fig. 7: cultural variation map",
+        "Case: Q57",
+        "Fig. 4: answer distributions on Q57",
+        "Figs. 11–12",
+        "Fig. 9: problems found by the judge",
+    ]:
+        assert heading in html
+    assert "<script>" not in html and "&lt;script&gt;console.error(&quot;x&quot;)" in html
+    assert "&quot;critiques&quot;" in html  # CCSV's steps in the case view
+    assert html.count("<img ") == 5 and "<img src=x" not in html
+    errors, widths = render(out, tmp_path / "report.png")
+    assert errors == [] and len(widths) == 5 and all(w and w > 300 for w in widths)
+    plain = cli("report", str(run), "-o", str(tmp_path / "plain.html"), env=env)
+    assert plain.returncode == 0, plain.stderr
+    text = (tmp_path / "plain.html").read_text()
+    assert "No demographic split" in text and "No judge verdicts" in text

@@ -196,7 +196,9 @@ def emit(rows: list[dict], title: str, as_json: bool, notes: list[str] = ()) -> 
     for col in rows[0]:
         table.add_column(col, justify="right" if isinstance(rows[0][col], (int, float)) else "left")
     for row in rows:
-        table.add_row(*(f"{v:.2f}" if isinstance(v, float) else escape(str(v)) for v in row.values()))
+        table.add_row(
+            *("—" if v is None else f"{v:.2f}" if isinstance(v, float) else escape(str(v)) for v in row.values())
+        )
     out.print(table)
     for note in notes:
         out.print(escape(note), highlight=False)

@@ -6,6 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Optional
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -165,6 +166,15 @@ def _print_table(responses, survey, cultures, mode, measure, dimension_of, as_js
         }
         for p in found
     ]
+    table = pd.DataFrame(rows)
+    for (backbone, system), group in table.groupby(["backbone", "system"], sort=False):
+        if len(group) > 1:  # across countries, as Tables 1 and 4 report
+            mean = group.drop(columns=["backbone", "system", "culture"]).mean(numeric_only=True)
+            rows.append(
+                {"backbone": backbone, "system": system, "culture": "all"}
+                | {k: (None if pd.isna(v) else float(v)) for k, v in mean.items()}
+            )
+    rows.sort(key=lambda r: (r["backbone"], r["system"], r["culture"] == "all"))
     emit(
         rows,
         f"Diversity and {measure.upper()} divergence per value dimension (model ‖ human), {mode} human data",
