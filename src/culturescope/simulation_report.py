@@ -97,7 +97,8 @@ def simulation_parts(
         if subjects.dropped:
             left_out = escape(", ".join(subjects.dropped))
             parts.append(f"<p>Left out of the map (no valid answer on some dimension): {left_out}.</p>")
-    items = [i for i in survey.item_ids if i in set(responses["item"])]
+    asked = set(responses["item"].unique())
+    items = [i for i in survey.item_ids if i in asked]
     if case_item or items:
         parts += _case(responses, survey, comps, case_item or items[0])
     parts.append("<h3>Preference-bias profiles</h3>")

@@ -109,7 +109,8 @@ def compared(responses: pd.DataFrame, survey: Survey, cultures: list[str], mode:
     for (backbone, system, culture), rows in responses.groupby(["backbone", "system", "culture"], sort=True):
         if culture not in cultures:
             continue
-        item_ids = [i for i in survey.item_ids if i in set(rows["item"])]
+        asked = set(rows["item"].unique())
+        item_ids = [i for i in survey.item_ids if i in asked]
         human = human_distributions(survey, culture, item_ids, mode)
         keep = ~np.isnan(human).any(axis=1)
         item_ids = [i for i, k in zip(item_ids, keep) if k]
