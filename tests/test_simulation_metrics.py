@@ -223,6 +223,17 @@ def test_configuration_uses_the_knobs_the_backend_has():
     assert draw_respondent(usa, 5, ("config",), base, beams) == draw_respondent(usa, 5, ("config",), base, beams)
 
 
+def test_extra_decoding_choices_are_drawn_and_recorded():
+    usa = wvs7().culture("USA")
+    knobs = frozenset({"temperature", "top_k", "seed"})
+    choices = {"temperature": [0.5, 1.5], "top_k": [5, 40], "top_p": [0.9]}  # no top_p knob: not drawn
+    drawn = [draw_respondent(usa, n, ("config",), Decoding(), knobs, choices=choices) for n in range(100)]
+    sampled = [r for r in drawn if r.config["do_sample"]]
+    assert {r.decoding.temperature for r in sampled} == {0.5, 1.5}
+    assert {r.config["top_k"] for r in drawn} == {5, 40} and all(r.decoding.top_p == 1.0 for r in drawn)
+    assert all(r.config["temperature"] == r.decoding.temperature for r in drawn)
+
+
 # --- cultural variation map ----------------------------------------------------------------------
 
 

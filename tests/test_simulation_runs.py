@@ -267,6 +267,8 @@ def test_profiles_map_and_ttest_commands(tmp_path, server):
         (["--only", "Q1,Q9999"], "unknown item 'Q9999'"),
         (["--cultures", "XXX"], "unknown culture 'XXX'"),
         (["--respondents", "0"], "respondents must be at least 1"),
+        (["--measure", "cosine"], "unknown divergence 'cosine'"),
+        (["--top-ks", "5,x"], "top_k values must be whole numbers"),
     ],
 )
 def test_bad_input_is_one_clear_line(tmp_path, args, message):

@@ -58,6 +58,7 @@ class Simulation:
     decodes: int = 5  # CCSV critiques and rewrites per answer
     items: list[str] | None = None  # item ids; None: the whole survey
     seed: int = 0
+    choices: dict[str, list] = field(default_factory=dict)  # extra decoding values to draw (beyond the paper)
 
     def __post_init__(self) -> None:
         if not self.backbones:
@@ -81,7 +82,7 @@ class Simulation:
         return [survey.items[survey.item_index(i)] for i in self.items]
 
     def describe(self, survey: Survey) -> dict[str, Any]:
-        return {
+        return ({"choices": self.choices} if self.choices else {}) | {
             "survey": survey.name,
             "system": "simulation",
             "cultures": self.cultures,
@@ -152,8 +153,10 @@ async def _respondent(s: _Session, system: str, r: Respondent, items: list[Item]
             prompt = cao_prompt(r.culture, item)
         else:
             prompt = citizen_prompt(r.persona(), item)
-        text = s.stored.get((system, r.agent, item.id, r.index))
-        if text is None:
+        key = (system, r.agent, item.id, r.index)
+        if key in s.stored:
+            text = s.stored[key] or ""
+        else:
             text = await s.chat(conversation(memory, prompt), r.decoding)
             trace = r.trace() | {"memory_turns": len(memory)}
             s.store(system, r.agent, r.culture.code, item, r.index, text, trace=trace)
@@ -239,7 +242,9 @@ def _jobs(s: _Session, sim: Simulation, survey: Survey, variant: str, base: Deco
         return [_probs(s, c, items, task) for c in cultures]
     modifications = DEF_VARIANTS.get(variant, ())
     respondents = [
-        draw_respondent(c, n, modifications, base, s.backend.knobs, sim.max_beams, sim.max_memory, sim.seed)
+        draw_respondent(
+            c, n, modifications, base, s.backend.knobs, sim.max_beams, sim.max_memory, sim.seed, sim.choices
+        )
         for c in cultures
         for n in range(sim.respondents)
     ]

@@ -75,6 +75,24 @@ def _item_selection(survey, items_arg: str | None, per_dimension: int | None) ->
     return None
 
 
+def _choices(**lists: str | None) -> dict[str, list]:
+    """Comma-separated decoding values per knob, checked: numbers, top_k whole."""
+    out = {}
+    for knob, text in lists.items():
+        if not text:
+            continue
+        try:
+            values = [int(v) if knob == "top_k" else float(v) for v in split_names(text)]
+        except ValueError:
+            raise CulturescopeError(
+                f"{knob} values must be {'whole ' if knob == 'top_k' else ''}numbers: {text!r}"
+            ) from None
+        if not values or any(v < 0 for v in values):
+            raise CulturescopeError(f"{knob} values must be 0 or more: {text!r}")
+        out[knob] = values
+    return out
+
+
 @simulate_app.command("run")
 def run(
     backbone: Annotated[
@@ -100,6 +118,14 @@ def run(
         Optional[int], typer.Option(help="Ask only the first N items of each value dimension.")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of every draw: locations, configurations, memories.")] = 0,
+    temperatures: Annotated[
+        Optional[str],
+        typer.Option(help="Beyond the paper: comma-separated temperatures to draw per respondent (default: 1)."),
+    ] = None,
+    top_ps: Annotated[Optional[str], typer.Option(help="Beyond the paper: top_p values to draw from.")] = None,
+    top_ks: Annotated[
+        Optional[str], typer.Option(help="Beyond the paper: top_k values to draw from (llama.cpp, transformers).")
+    ] = None,
     max_tokens: Annotated[
         Optional[int], typer.Option(help="New tokens per answer (paper: 512; embedded default 64).")
     ] = None,
@@ -123,6 +149,7 @@ def run(
 
       culturescope simulate run --variant cao,ccsv-single,ccsv-list -b openai:gpt-4o-mini
     """
+    _check_measure(measure)
     survey = load_survey_options(items, reference, cultures_file)
     specs = [BackboneSpec.parse(b) for b in (backbone or ["embedded"])]
     if max_tokens:
@@ -138,6 +165,7 @@ def run(
         decodes=decodes,
         items=_item_selection(survey, only, per_dimension),
         seed=seed,
+        choices=_choices(temperature=temperatures, top_p=top_ps, top_k=top_ks),
     )
     out_dir = out_dir or Path("runs") / f"simulate-{'-'.join(codes)}"
     err = Console(stderr=True, soft_wrap=True)
@@ -146,9 +174,13 @@ def run(
     _print_table(result.responses(), survey, codes, "faithful", measure, None, False)
 
 
-def _print_table(responses, survey, cultures, mode, measure, dimension_of, as_json) -> None:
+def _check_measure(measure: str) -> None:
     if measure not in DIVERGENCES:
         raise CulturescopeError(f"unknown divergence {measure!r}; use {', '.join(DIVERGENCES)}")
+
+
+def _print_table(responses, survey, cultures, mode, measure, dimension_of, as_json) -> None:
+    _check_measure(measure)
     found = preferences(responses, survey, cultures, mode, measure, dimension_of)
     if not found:
         raise CulturescopeError("no item of these runs has human answers for the chosen cultures")

@@ -96,8 +96,11 @@ def draw_respondent(
     max_beams: int = 5,
     max_memory: int = 15,
     seed: int = 0,
+    choices: dict[str, list] | None = None,
 ) -> Respondent:
-    """Algorithm 1's initialization for respondent ``index``: l, b and s, and the location."""
+    """Algorithm 1's initialization for respondent ``index``: l, b and s, and the location. ``choices``
+    (beyond the paper) lists values of ``temperature``, ``top_p`` or ``top_k`` to draw from as well."""
+    choices = choices or {}
     rng = rng_for(seed, culture.code, index)
     location = None
     if "prompt" in modifications:
@@ -110,13 +113,22 @@ def draw_respondent(
     if "config" in modifications:
         if "temperature" in knobs:
             config["do_sample"] = bool(rng.integers(2))
-            decoding = replace(decoding, temperature=base.temperature if config["do_sample"] else 0.0)
+            temperature = _pick(rng, choices.get("temperature"), base.temperature)
+            decoding = replace(decoding, temperature=temperature if config["do_sample"] else 0.0)
+        for knob in ("top_p", "top_k"):
+            if knob in knobs and choices.get(knob):
+                decoding = replace(decoding, **{knob: _pick(rng, choices[knob], None)})
         if "num_beams" in knobs:
             config["num_beams"] = int(rng.integers(1, max_beams + 1))
             decoding = replace(decoding, num_beams=config["num_beams"])
     config |= {k: v for k, v in decoding.as_dict().items() if k in knobs}
     memory_limit = int(rng.integers(0, max_memory + 1)) if "memory" in modifications else None
     return Respondent(culture, index, location, decoding, memory_limit, config)
+
+
+def _pick(rng: np.random.Generator, values: list | None, default):
+    """One of ``values`` at random, or ``default`` without drawing (so default runs draw the same)."""
+    return values[int(rng.integers(len(values)))] if values else default
 
 
 def citizen_prompt(persona: str, item: Item) -> str:
