@@ -204,7 +204,7 @@ def _print_table(responses, survey, cultures, mode, measure, dimension_of, as_js
             mean = group.drop(columns=["backbone", "system", "culture"]).mean(numeric_only=True)
             rows.append(
                 {"backbone": backbone, "system": system, "culture": "all"}
-                | {k: (None if pd.isna(v) else float(v)) for k, v in mean.items()}
+                | {k: (None if pd.isna(v) else int(v) if k == "n_test" else float(v)) for k, v in mean.items()}
             )
     rows.sort(key=lambda r: (r["backbone"], r["system"], r["culture"] == "all"))
     emit(
