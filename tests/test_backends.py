@@ -226,3 +226,9 @@ def test_embedded_chat_is_seeded(embedded):
     one = asyncio.run(embedded.chat(messages, d, 0))
     two = asyncio.run(embedded.chat(messages, d, 0))
     assert one.text == two.text and one.completion_tokens > 0
+
+
+def test_embedded_prompt_too_long_is_a_clear_error(embedded):
+    long = [{"role": "user", "content": "culture " * 5000}]
+    with pytest.raises(BackendError, match="exceeds the context window"):
+        asyncio.run(embedded.chat(long, Decoding(max_tokens=8), 0))

@@ -114,8 +114,14 @@ class Embedded:
 
     def _complete(self, messages: Messages, decoding: Decoding, sample: int) -> Completion:
         self._llm.reset()
+        prompt = self._tokens(self.prompt_text(messages))
+        if len(prompt) + decoding.max_tokens > self._llm.n_ctx():
+            raise BackendError(
+                f"{self.path.name}: a prompt of {len(prompt)} tokens plus {decoding.max_tokens} new ones exceeds "
+                f"the context window ({self._llm.n_ctx()} tokens)"
+            )
         out = self._llm.create_completion(
-            prompt=self._tokens(self.prompt_text(messages)),
+            prompt=prompt,
             max_tokens=decoding.max_tokens,
             temperature=decoding.temperature,
             top_p=decoding.top_p,
