@@ -219,7 +219,8 @@ def test_configuration_uses_the_knobs_the_backend_has():
     no_beams = draw_respondent(usa, 0, ("config",), base, frozenset({"temperature", "seed"}))
     assert "num_beams" not in no_beams.config and no_beams.decoding.num_beams == 1
     fixed = draw_respondent(usa, 0, ("prompt",), base, beams)
-    assert fixed.decoding.temperature == 1.0 and fixed.memory_limit is None
+    assert fixed.decoding.temperature == 0.0 and fixed.decoding.num_beams == 1  # greedy without config
+    assert fixed.memory_limit is None and fixed.decoding.seed == 10
     assert draw_respondent(usa, 5, ("config",), base, beams) == draw_respondent(usa, 5, ("config",), base, beams)
 
 

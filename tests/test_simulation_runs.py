@@ -73,18 +73,15 @@ def test_memory_conversation_sent_to_the_server(tmp_path, server):
         assert all(m["content"] == CLEANED for m in memory[1::2])
         assert body["temperature"] in (0.0, 1.0)
         seen += 1
-    assert seen == 15
+    assert 10 <= seen <= 15  # greedy respondents in the same state and memory share one request
     traces = {int(r.sample): r.trace for r in table.itertuples()}
     assert all(t["location"] and t["config"]["seed"] == s for s, t in traces.items())
 
 
 def test_ccsv_single_chains_its_steps(tmp_path, server):
-    initial, critiques, rewrites = (
-        "Answer: 1. Explanation: first.",
-        ["crit A", "crit B"],
-        ["Answer: 3 (x)", "Answer: 4"],
-    )
-    srv = server(initial, *critiques, *rewrites, "Response 2")
+    """Greedy like the other baselines: the two critiques (and rewrites) are one request each."""
+    initial, critique, rewrite = "Answer: 1. Explanation: first.", "crit A", "Answer: 4"
+    srv = server(initial, critique, rewrite, "Response 2")
     out = tmp_path / "run"
     done = cli(
         "simulate",
@@ -94,7 +91,7 @@ def test_ccsv_single_chains_its_steps(tmp_path, server):
         "--cultures",
         "CHN",
         "--respondents",
-        "1",
+        "3",
         "--only",
         "Q1",
         "--variant",
@@ -107,15 +104,44 @@ def test_ccsv_single_chains_its_steps(tmp_path, server):
     )
     assert done.returncode == 0, done.stderr
     texts = [r["json"]["messages"][-1]["content"] for r in srv.requests]
-    assert len(texts) == 6 and "I want you to act as a citizen from China." in texts[0]
-    for text in texts[1:3]:
-        assert f"Response: {initial}" in text and "citizens of China" in text
-    for text in texts[3:5]:
-        assert f"Response: {initial}" in text and all(c in text for c in critiques)
-    assert all(f"Response {n}:\n{r}" in texts[5] for n, r in enumerate(rewrites, start=1))
-    (row,) = Run.open(out).responses().itertuples()
-    assert row.raw == "Answer: 4" and row.answer == 4 and row.trace["chosen"] == 1
-    assert row.trace["critiques"] == critiques and row.trace["initial"] == initial
+    assert len(texts) == 4 and all(r["json"]["temperature"] == 0 for r in srv.requests)
+    assert "I want you to act as a citizen from China." in texts[0]
+    assert f"Response: {initial}" in texts[1] and "citizens of China" in texts[1]
+    assert f"Response: {initial}" in texts[2] and texts[2].count(critique) == 2
+    assert f"Response 1:\n{rewrite}" in texts[3] and f"Response 2:\n{rewrite}" in texts[3]
+    table = Run.open(out).responses()
+    assert len(table) == 3 and (table["raw"] == rewrite).all() and (table["answer"] == 4).all()
+    trace = table["trace"].iloc[0]
+    assert trace["chosen"] == 1 and trace["critiques"] == [critique] * 2 and trace["initial"] == initial
+
+
+def test_identical_greedy_requests_are_sent_once(tmp_path, server):
+    srv = server(ANSWER)
+    out = tmp_path / "run"
+    done = cli(
+        "simulate",
+        "run",
+        "-b",
+        f"openai:m@{srv.url}/v1",
+        "--cultures",
+        "USA",
+        "--respondents",
+        "5",
+        "--only",
+        "Q1,Q2",
+        "--variant",
+        "none,cao",
+        "--out",
+        str(out),
+        env=env_with(tmp_path),
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(srv.requests) == 4  # 2 items × 2 prompts, not × 5 respondents
+    table = Run.open(out).responses()
+    assert len(table) == 20 and table.groupby("system")["sample"].nunique().to_dict() == {"cao": 5, "none": 5}
+    scored = cli("simulate", "score", str(out), "--json", env=env_with(tmp_path))
+    rows = [r for r in json.loads(scored.stdout)["rows"] if r["culture"] == "USA"]
+    assert [r["Diversity %"] for r in rows] == [0, 0]  # Table 1 and 4: no diversity without modifications
 
 
 def test_judge_and_rephrase_with_a_server(tmp_path, server):
@@ -182,8 +208,8 @@ def test_judge_and_rephrase_with_a_server(tmp_path, server):
     assert (
         by_id["Q1~1"]["question"].endswith("4. Not at all important") and by_id["Q1~1"]["option"][0] == "Very important"
     )
-    first = writer.requests[0]["json"]["messages"][0]["content"]
-    assert first.endswith("Question: How important is family in your life?")  # the stem only
+    sent = [r["json"]["messages"][0]["content"] for r in writer.requests]
+    assert len(sent) == 223 and any(t.endswith("Question: How important is family in your life?") for t in sent)
     reference = json.loads((survey_dir / "reference.json").read_text())
     assert reference["USA"]["Q1~1"] == reference["USA"]["Q1"]
     survey_args = [

@@ -61,12 +61,23 @@ class _Rate(ProgressColumn):
         return f"{task.speed:.1f}/s" if task.speed else "  -  /s"
 
 
+def chat_key(backend: Backend, messages: Messages, decoding: Decoding, sample: int) -> str:
+    """The cache key of a chat completion. Greedy decoding (temperature 0) does not depend on the
+    seed, so its key leaves seed and sample out: identical greedy requests (e.g. simulated
+    respondents that differ only in their seed) share one answer."""
+    payload = {"backend": backend.id, "mode": "sample", "messages": messages}
+    if decoding.temperature == 0:
+        payload["decoding"] = {k: v for k, v in decoding.as_dict().items() if k != "seed"}
+    else:
+        payload |= {"decoding": decoding.as_dict(), "sample": sample}
+    return RequestCache.key(payload)
+
+
 async def cached_chat(
     backend: Backend, messages: Messages, decoding: Decoding, sample: int, cache: RequestCache
 ) -> dict[str, Any]:
     """``{"text", "tokens"}`` of one chat completion, from the cache or the backend."""
-    payload = {"backend": backend.id, "mode": "sample", "messages": messages}
-    key = cache.key(payload | {"decoding": decoding.as_dict(), "sample": sample})
+    key = chat_key(backend, messages, decoding, sample)
     value = cache.get(key)
     if value is None:
         done = await backend.chat(messages, decoding, sample)

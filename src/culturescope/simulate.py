@@ -24,7 +24,7 @@ from culturescope.cache import RequestCache
 from culturescope.errors import CulturescopeError
 from culturescope.experiment import open_run
 from culturescope.extract import OK, parse_answer
-from culturescope.runner import cached_chat, cached_probs, progress_bar
+from culturescope.runner import cached_chat, cached_probs, chat_key, progress_bar
 from culturescope.store import Run
 from culturescope.survey import Culture, Item, Survey
 from culturescope.systems import ccsv
@@ -36,6 +36,7 @@ from culturescope.systems.simulation import (
     citizen_prompt,
     conversation,
     draw_respondent,
+    fixed_configuration,
     remember,
     rng_for,
 )
@@ -111,6 +112,7 @@ class _Session:
     def __init__(self, backend: Backend, backbone: str, cache: RequestCache, run: Run, progress) -> None:
         self.backend, self.backbone, self.cache, self.run, self.progress = backend, backbone, cache, run, progress
         self.gate = asyncio.Semaphore(max(1, backend.concurrency))
+        self.pending: dict[str, asyncio.Future] = {}  # identical requests in flight are sent once
         t = run.responses()
         t = t[t["backbone"] == backbone]
         self.stored = {
@@ -119,8 +121,23 @@ class _Session:
         }
 
     async def chat(self, messages: Messages, decoding: Decoding, sample: int = 0) -> str:
-        async with self.gate:
-            return (await cached_chat(self.backend, messages, decoding, sample, self.cache))["text"]
+        key = chat_key(self.backend, messages, decoding, sample)
+        if key in self.pending:
+            return await asyncio.shield(self.pending[key])
+        self.pending[key] = asyncio.get_running_loop().create_future()
+        try:
+            async with self.gate:
+                text = (await cached_chat(self.backend, messages, decoding, sample, self.cache))["text"]
+        except BaseException as exc:
+            future = self.pending.pop(key)
+            if isinstance(exc, asyncio.CancelledError):
+                future.cancel()
+            else:
+                future.set_exception(exc)
+                future.exception()  # marked retrieved: the waiters, if any, re-raise it
+            raise
+        self.pending.pop(key).set_result(text)
+        return text
 
     async def probs(self, messages: Messages, prefix: str, n_options: int) -> dict[str, Any]:
         async with self.gate:
@@ -197,7 +214,8 @@ async def _ccsv_list(s: _Session, culture: Culture, items: list[Item], sim: Simu
     agent = f"{culture.code}/list"
     for item in items:
         if (LIST, agent, item.id, 0) not in s.stored:
-            steps = await _ccsv(s, ccsv.list_prompt(culture, item, sim.respondents), culture, base, sim.decodes)
+            request = ccsv.list_prompt(culture, item, sim.respondents)
+            steps = await _ccsv(s, request, culture, fixed_configuration(base), sim.decodes)
             answers = ccsv.split_list(steps["final"], sim.respondents)
             for n in range(sim.respondents):  # missing entries are stored empty (status empty)
                 extra = {"trace": steps} if n == 0 else {}

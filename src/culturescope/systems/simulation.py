@@ -6,7 +6,8 @@ modifications, each switchable for the ablations of Table 4, make respondents of
 - *prompt*: "[COUNTRY]" becomes "{country} living in {location}", the location drawn by population
   share from ``survey/data/locations.json``;
 - *configuration*: a decoding configuration drawn per respondent: ``do_sample`` on/off (off =
-  greedy) and ``num_beams`` in 1..B_m where the backend has beam search; recorded per respondent;
+  greedy) and ``num_beams`` in 1..B_m where the backend has beam search; recorded per respondent.
+  Without it a respondent decodes greedily (see :func:`fixed_configuration`);
 - *memory*: earlier (request, cleaned answer) turns stay in the conversation; turns without
   "Answer:" are dropped and at most ``l`` turns, ``l`` drawn once in 0..L_m, are kept at random.
 
@@ -109,7 +110,7 @@ def draw_respondent(
             names = list(regions["regions"])
             weights = np.array(list(regions["regions"].values()))
             location = names[rng.choice(len(names), p=weights / weights.sum())]
-    decoding, config = replace(base, seed=base.seed + index), {}
+    decoding, config = replace(fixed_configuration(base), seed=base.seed + index), {}
     if "config" in modifications:
         if "temperature" in knobs:
             config["do_sample"] = bool(rng.integers(2))
@@ -124,6 +125,14 @@ def draw_respondent(
     config |= {k: v for k, v in decoding.as_dict().items() if k in knobs}
     memory_limit = int(rng.integers(0, max_memory + 1)) if "memory" in modifications else None
     return Respondent(culture, index, location, decoding, memory_limit, config)
+
+
+def fixed_configuration(base: Decoding) -> Decoding:
+    """The decoding of a respondent without the configuration modification, and of the baselines:
+    greedy (``do_sample`` off, one beam). Only deterministic decoding gives the zero diversity the
+    paper reports for Cao et al., CCSV-single (Table 1) and the unmodified model (Table 4, "None");
+    ``base.temperature`` (§5.1: 1) is the temperature of a respondent whose drawn ``do_sample`` is on."""
+    return replace(base, temperature=0.0)
 
 
 def _pick(rng: np.random.Generator, values: list | None, default):
