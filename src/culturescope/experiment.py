@@ -94,8 +94,7 @@ class Experiment:
         return described
 
     def default_dir(self, survey: Survey) -> Path:
-        digest = hashlib.sha256(json.dumps(self.describe(survey), sort_keys=True).encode()).hexdigest()[:8]
-        return Path("runs") / f"{self.backbones[0].name.replace('/', '_')}-{digest}"
+        return Path("runs") / f"{self.backbones[0].name.replace('/', '_')}-{digest(self.describe(survey))}"
 
     def items(self, survey: Survey) -> list:
         return list(survey.items[: self.limit] if self.limit else survey.items)
@@ -108,6 +107,11 @@ class Experiment:
             for it in self.items(survey)
             for s in range(self.samples)
         ]
+
+
+def digest(described: dict[str, Any]) -> str:
+    """A short hash of what an experiment is: the default run directory of two different ones differs."""
+    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:8]
 
 
 def load_experiment(path: Path) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ from culturescope.backends import BackboneSpec
 from culturescope.backends.base import Backend, Decoding, Messages
 from culturescope.cache import RequestCache
 from culturescope.errors import CulturescopeError
-from culturescope.experiment import open_run
+from culturescope.experiment import digest, open_run
 from culturescope.extract import OK, parse_answer
 from culturescope.runner import cached_chat, cached_probs, chat_key, progress_bar
 from culturescope.store import Run
@@ -97,6 +98,10 @@ class Simulation:
             "prompts": {k: prompts(k) for k in ("def", "cao", "ccsv")},
             "backbones": [b.as_dict() | {"decoding": base_decoding(b).as_dict()} for b in self.backbones],
         }
+
+
+def default_dir(sim: Simulation, survey: Survey) -> Path:
+    return Path("runs") / f"simulate-{'-'.join(sim.cultures)}-{digest(sim.describe(survey))}"
 
 
 def base_decoding(spec: BackboneSpec) -> Decoding:
@@ -281,7 +286,7 @@ async def _gather(jobs: list) -> None:
 
 
 def execute_simulation(
-    sim: Simulation, survey: Survey, out, cache: RequestCache, console: Console | None = None
+    sim: Simulation, survey: Survey, out: Path, cache: RequestCache, console: Console | None = None
 ) -> Run:
     """Run every variant on every backbone; what the run already holds is not asked again."""
     console = console or Console(stderr=True)

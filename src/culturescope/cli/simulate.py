@@ -36,7 +36,7 @@ from culturescope.divergence import DIVERGENCES
 from culturescope.errors import CulturescopeError
 from culturescope.judging import execute_judging, insensitivity
 from culturescope.rephrase import rephrase_survey
-from culturescope.simulate import Simulation, execute_simulation
+from culturescope.simulate import Simulation, default_dir, execute_simulation
 from culturescope.systems.judge import CATEGORIES
 
 simulate_app = typer.Typer(
@@ -131,7 +131,7 @@ def run(
     ] = None,
     out_dir: Annotated[
         Optional[Path],
-        typer.Option("--out", help="Run directory (default: runs/simulate-<cultures>); rerun to resume."),
+        typer.Option("--out", help="Run directory (default: runs/simulate-<cultures>-<hash>); rerun to resume."),
     ] = None,
     cache: Annotated[Optional[Path], typer.Option(help="Request cache (SQLite).")] = None,
     measure: Annotated[str, typer.Option(help="Divergence in the final table: kl, kl-eq1 or js.")] = "kl",
@@ -167,7 +167,7 @@ def run(
         seed=seed,
         choices=_choices(temperature=temperatures, top_p=top_ps, top_k=top_ks),
     )
-    out_dir = out_dir or Path("runs") / f"simulate-{'-'.join(codes)}"
+    out_dir = out_dir or default_dir(sim, survey)
     err = Console(stderr=True, soft_wrap=True)
     err.print(escape(f"run directory: {out_dir}"), highlight=False)
     result = resumable("response", out_dir, lambda: execute_simulation(sim, survey, out_dir, RequestCache(cache), err))
