@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from culturescope.errors import CulturescopeError
+
 DIVERGENCES = ("kl", "kl-eq1", "js")
 
 
@@ -51,6 +53,9 @@ def js(p: np.ndarray, q: np.ndarray) -> np.ndarray:
 
 
 def divergence(name: str, p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """The divergence called ``name`` (one of :data:`DIVERGENCES`)."""
+    if name not in DIVERGENCES:
+        raise CulturescopeError(f"unknown divergence {name!r}; use {', '.join(DIVERGENCES)}")
     return {"kl": kl, "kl-eq1": kl_eq1, "js": js}[name](p, q)
 
 

@@ -39,20 +39,30 @@ def sample_responses(responses: pd.DataFrame, rate: float, seed: int) -> pd.Data
     return pd.concat(picked, ignore_index=True)
 
 
+def describe_judging(runs: list[str], judge: BackboneSpec, rate: float, seed: int) -> dict:
+    """What identifies a judging: the judged runs, the judge, the sample and the prompt."""
+    return {
+        "system": "judge",
+        "of": runs,
+        "judge": judge.as_dict(),
+        "rate": rate,
+        "seed": seed,
+        "prompt": prompts("judge"),
+    }
+
+
 def execute_judging(
     responses: pd.DataFrame,
     survey: Survey,
-    judge: BackboneSpec,
-    rate: float,
-    seed: int,
+    described: dict,
     out: Path,
     cache: RequestCache,
     console: Console | None = None,
 ) -> Run:
     """Judge the sampled responses (greedy decoding); each verdict is stored as it arrives."""
     console = console or Console(stderr=True)
-    chosen = sample_responses(responses, rate, seed)
-    described = {"system": "judge", "judge": judge.as_dict(), "rate": rate, "seed": seed, "prompt": prompts("judge")}
+    judge = BackboneSpec.from_dict(described["judge"], "judge")
+    chosen = sample_responses(responses, described["rate"], described["seed"])
     run = open_run(out, described)
     stored = run.responses()
     done = set(stored[KEY].itertuples(index=False, name=None)) if not stored.empty else set()

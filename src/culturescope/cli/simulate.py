@@ -34,7 +34,8 @@ from culturescope.cli.common import (
 )
 from culturescope.divergence import DIVERGENCES
 from culturescope.errors import CulturescopeError
-from culturescope.judging import execute_judging, insensitivity
+from culturescope.experiment import digest
+from culturescope.judging import describe_judging, execute_judging, insensitivity
 from culturescope.rephrase import rephrase_survey
 from culturescope.simulate import Simulation, default_dir, execute_simulation
 from culturescope.systems.judge import CATEGORIES
@@ -327,7 +328,8 @@ def judge(
     rate: Annotated[float, typer.Option(help="Share of each system's responses to judge (paper: 0.01).")] = 0.01,
     seed: Annotated[int, typer.Option(help="Seed of the sample of responses.")] = 0,
     out_dir: Annotated[
-        Optional[Path], typer.Option("--out", help="Where the verdicts go (default: runs/judge); rerun to resume.")
+        Optional[Path],
+        typer.Option("--out", help="Where the verdicts go (default: runs/judge-<hash>); rerun to resume."),
     ] = None,
     cache: Annotated[Optional[Path], typer.Option(help="Request cache (SQLite).")] = None,
     json_: JsonOpt = False,
@@ -338,14 +340,14 @@ def judge(
     """Insensitivity measurement (§4.2.4, Fig. 9): an LLM judge labels a sample of responses with
     qc, rp, iu, cv, ir, ff; the share of judged responses with each problem, per system."""
     survey = load_survey_options(items, reference, cultures_file)
-    _, responses = load_runs(runs)
-    out_dir = out_dir or Path("runs") / "judge"
+    opened, responses = load_runs(runs)
     spec = BackboneSpec.parse(judge_backbone)
+    described = describe_judging([r.name for r in opened], spec, rate, seed)
+    out_dir = out_dir or Path("runs") / f"judge-{digest(described)}"
     err = Console(stderr=True, soft_wrap=True)
+    err.print(escape(f"run directory: {out_dir}"), highlight=False)
     judged = resumable(
-        "verdict",
-        out_dir,
-        lambda: execute_judging(responses, survey, spec, rate, seed, out_dir, RequestCache(cache), err),
+        "verdict", out_dir, lambda: execute_judging(responses, survey, described, out_dir, RequestCache(cache), err)
     )
     legend = ", ".join(f"{k} = {v}" for k, v in CATEGORIES.items())
     emit(
