@@ -62,10 +62,11 @@ def divergence(name: str, p: np.ndarray, q: np.ndarray) -> np.ndarray:
 def cap_infinite(values: np.ndarray) -> np.ndarray:
     """§4.2.1: an infinite divergence is recorded as the largest finite one + 1. As in the reference
     implementation, the maximum is over all the values given (one model on one survey), and an
-    undefined value (NaN: the model gave no valid answer to the item) is recorded the same way."""
+    undefined value (NaN: the model gave no valid answer to the item) is recorded the same way. When
+    no value is finite the rule has nothing to go by and all stay undefined (NaN)."""
     values = np.asarray(values, dtype=float)
     finite = values[np.isfinite(values)]
-    cap = (finite.max() if finite.size else 0.0) + 1.0
+    cap = finite.max() + 1.0 if finite.size else np.nan  # nothing finite: the rule has no maximum
     return np.where(np.isfinite(values), values, cap)
 
 

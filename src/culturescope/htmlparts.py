@@ -39,4 +39,6 @@ def table(df: pd.DataFrame) -> str:
 
 
 def cell(v) -> str:
-    return f"{v:.2f}" if isinstance(v, (float, np.floating)) else str(v)
+    if isinstance(v, (float, np.floating)):
+        return "—" if np.isnan(v) else f"{v:.2f}"
+    return str(v)

@@ -6,6 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Optional
 
+import numpy as np
 import pandas as pd
 import typer
 from rich.console import Console
@@ -199,6 +200,7 @@ def _print_table(responses, survey, cultures, mode, measure, dimension_of, as_js
         }
         for p in found
     ]
+    rows = [{k: None if isinstance(v, float) and np.isnan(v) else v for k, v in row.items()} for row in rows]
     table = pd.DataFrame(rows)
     for (backbone, system), group in table.groupby(["backbone", "system"], sort=False):
         if len(group) > 1:  # across countries, as Tables 1 and 4 report
