@@ -8,7 +8,6 @@ matrices of the same shape); the script prints times and the loop/vectorized rat
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -18,15 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from culturescope import metrics  # noqa: E402
 from culturescope.survey import wvs7  # noqa: E402
 from loop_metrics import as_dicts, loop_diversity  # noqa: E402
-
-
-def best_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from timing import best_time  # noqa: E402
 
 
 def main() -> None:

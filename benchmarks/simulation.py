@@ -9,7 +9,6 @@ times and the loop/vectorized ratio, measured in the same run.
 """
 
 import argparse
-import time
 from collections import Counter
 
 import numpy as np
@@ -18,6 +17,7 @@ from scipy import stats
 
 from culturescope.analyses.preferences import preferences
 from culturescope.survey import wvs7
+from timing import best_time
 
 
 def responses(survey, models: int, cultures: list[str], respondents: int, seed: int = 0) -> pd.DataFrame:
@@ -57,15 +57,6 @@ def loop_table(t: pd.DataFrame, survey, cultures: list[str]) -> dict:
             dims.setdefault(dim, []).append(v if np.isfinite(v) else cap)
         out[(backbone, culture)] = {d: float(np.mean(v)) for d, v in dims.items()}
     return out
-
-
-def best_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from html import escape
 import pandas as pd
 
 from culturescope import simulation_plots as plots
-from culturescope.analyses.preferences import NO_DIMENSION, compared, preferences
+from culturescope.analyses.preferences import NO_DIMENSION, compared, preferences, table1
 from culturescope.analyses.profiles import GroupShares, profile
 from culturescope.analyses.variation import subject_scores, variation_map
 from culturescope.htmlparts import figure, table
@@ -19,22 +19,13 @@ from culturescope.survey import Mode, Survey
 
 
 def _table1(prefs) -> str:
-    dims = sorted({d for p in prefs for d in p.by_dimension})
-    rows = [
-        {
-            "backbone": p.backbone,
-            "system": p.system,
-            "culture": p.culture,
-            "n_test": p.n_test,
-            "valid %": 100 * p.valid,
-            "Diversity %": "" if p.diversity is None else 100 * p.diversity,
-            **{plots.short(d): p.by_dimension.get(d, "") for d in dims},
-            "Avg.": p.average,
-        }
-        for p in prefs
+    rows = table1(prefs)
+    dims = [
+        k for k in rows[0] if k not in ("backbone", "system", "culture", "n_test", "valid %", "Diversity %", "Avg.")
     ]
+    frame = pd.DataFrame(rows).rename(columns={d: plots.short(d) for d in dims}).astype(object)
     legend = "; ".join(f"{plots.short(d)} = {d}" for d in dims if plots.short(d) != d)
-    return table(pd.DataFrame(rows)) + (f"<p>{escape(legend)}</p>" if legend else "")
+    return table(frame.where(frame.notna(), "—")) + (f"<p>{escape(legend)}</p>" if legend else "")
 
 
 def _case(responses: pd.DataFrame, survey: Survey, comps, item_id: str) -> list[str]:

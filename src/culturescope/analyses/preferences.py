@@ -149,3 +149,31 @@ def preferences(
         valid = float((rows["status"] == "ok").mean())
         found.append(Preferences(c.backbone, c.system, c.culture, n_test, valid, diversity, by_dimension, per_item))
     return found
+
+
+def table1(found: list[Preferences]) -> list[dict]:
+    """Table 1 rows: one per system and culture (dimensions in name order; undefined values None),
+    then, for systems with several cultures, their mean across countries (culture "all")."""
+    dimensions = sorted({d for p in found for d in p.by_dimension})
+    rows = [
+        {
+            "backbone": p.backbone,
+            "system": p.system,
+            "culture": p.culture,
+            "n_test": p.n_test,
+            "valid %": 100 * p.valid,
+            "Diversity %": None if p.diversity is None else 100 * p.diversity,
+            **{d: p.by_dimension.get(d) for d in dimensions},
+            "Avg.": p.average,
+        }
+        for p in found
+    ]
+    rows = [{k: None if isinstance(v, float) and np.isnan(v) else v for k, v in row.items()} for row in rows]
+    for (backbone, system), group in pd.DataFrame(rows).groupby(["backbone", "system"], sort=False):
+        if len(group) > 1:
+            mean = group.drop(columns=["backbone", "system", "culture"]).mean(numeric_only=True)
+            rows.append(
+                {"backbone": backbone, "system": system, "culture": "all"}
+                | {k: (None if pd.isna(v) else int(v) if k == "n_test" else float(v)) for k, v in mean.items()}
+            )
+    return sorted(rows, key=lambda r: (r["backbone"], r["system"], r["culture"] == "all"))

@@ -6,13 +6,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Optional
 
-import numpy as np
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from culturescope.analyses.preferences import NO_DIMENSION, compared, load_dimensions, preferences
+from culturescope.analyses.preferences import NO_DIMENSION, compared, load_dimensions, preferences, table1
 from culturescope.analyses.profiles import load_group_reference, profile
 from culturescope.analyses.ttest import ttest
 from culturescope.analyses.variation import subject_scores, variation_map
@@ -186,30 +184,7 @@ def _print_table(responses, survey, cultures, mode, measure, dimension_of, as_js
     found = preferences(responses, survey, cultures, mode, measure, dimension_of)
     if not found:
         raise CulturescopeError("no item of these runs has human answers for the chosen cultures")
-    dimensions = sorted({d for p in found for d in p.by_dimension})
-    rows = [
-        {
-            "backbone": p.backbone,
-            "system": p.system,
-            "culture": p.culture,
-            "n_test": p.n_test,
-            "valid %": 100 * p.valid,
-            "Diversity %": None if p.diversity is None else 100 * p.diversity,
-            **{d: p.by_dimension.get(d) for d in dimensions},
-            "Avg.": p.average,
-        }
-        for p in found
-    ]
-    rows = [{k: None if isinstance(v, float) and np.isnan(v) else v for k, v in row.items()} for row in rows]
-    table = pd.DataFrame(rows)
-    for (backbone, system), group in table.groupby(["backbone", "system"], sort=False):
-        if len(group) > 1:  # across countries, as Tables 1 and 4 report
-            mean = group.drop(columns=["backbone", "system", "culture"]).mean(numeric_only=True)
-            rows.append(
-                {"backbone": backbone, "system": system, "culture": "all"}
-                | {k: (None if pd.isna(v) else int(v) if k == "n_test" else float(v)) for k, v in mean.items()}
-            )
-    rows.sort(key=lambda r: (r["backbone"], r["system"], r["culture"] == "all"))
+    rows = table1(found)
     emit(
         rows,
         f"Diversity and {measure.upper()} divergence per value dimension (model ‖ human), {mode} human data",
