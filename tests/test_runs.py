@@ -98,7 +98,15 @@ def test_interrupted_run_resumes_exactly_once(tmp_path, sig):
         "--out",
         str(out),
     ]
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        args,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # a shell that starts CI in the background ignores SIGINT for its children: undo that here
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     wait_for_lines(out / "responses.jsonl", 8, proc)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
