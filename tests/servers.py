@@ -45,20 +45,27 @@ def chat_completion(content: str) -> dict:
 
 
 class ScriptedServer:
-    """Answers request n with ``script[n]`` (the last entry repeats): (status, body, headers)."""
+    """Answers request n with ``script[n]`` (the last entry repeats): (status, body, headers); or, with
+    ``respond``, with a chat completion of ``respond(request_json, n)``."""
 
-    def __init__(self, script: list[tuple[int, dict, dict]]):
+    def __init__(self, script: list[tuple[int, dict, dict]], respond=None):
         self.script = script
         self.requests: list[dict] = []
+        self.lock = threading.Lock()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                outer.requests.append(
-                    {"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "json": body}
-                )
-                status, payload, headers = outer.script[min(len(outer.requests), len(outer.script)) - 1]
+                with outer.lock:
+                    outer.requests.append(
+                        {"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "json": body}
+                    )
+                    n = len(outer.requests)
+                if respond:
+                    status, payload, headers = 200, chat_completion(respond(body, n)), {}
+                else:
+                    status, payload, headers = outer.script[min(len(outer.requests), len(outer.script)) - 1]
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

@@ -46,10 +46,19 @@ def kl_eq1(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     return _weighted_log_ratio(p, np.cumsum(p, axis=-1), np.cumsum(q, axis=-1))
 
 
-def js(p: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """Jensen–Shannon divergence in bits: ½ KL(p‖m) + ½ KL(q‖m), m = (p + q) / 2; in [0, 1]."""
+def js(p: np.ndarray, q: np.ndarray, bits: bool = True) -> np.ndarray:
+    """Jensen–Shannon divergence ½ KL(p‖m) + ½ KL(q‖m), m = (p + q) / 2: in bits (in [0, 1]) or,
+    with ``bits=False``, in nats (in [0, ln 2])."""
     m = (p + q) / 2
-    return (_weighted_log_ratio(p, p, m) + _weighted_log_ratio(q, q, m)) / (2 * np.log(2))
+    nats = (_weighted_log_ratio(p, p, m) + _weighted_log_ratio(q, q, m)) / 2
+    return nats / np.log(2) if bits else nats
+
+
+def s_align(p_gen: np.ndarray, p_gold: np.ndarray) -> np.ndarray:
+    """Cultural Palette's alignment score (seed 001, eq. 5): (1 − ½KL(P_gen‖M) − ½KL(P_gold‖M)) × 100.
+    The KL of eq. 5 is read in nats, as written: identical distributions score 100 and disjoint
+    ones the bound (1 − ln 2) × 100 = 30.69."""
+    return (1 - js(p_gen, p_gold, bits=False)) * 100
 
 
 def divergence(name: str, p: np.ndarray, q: np.ndarray) -> np.ndarray:

@@ -24,10 +24,12 @@ from culturescope.analyses.uncertainty import bootstrap
 from culturescope.evaluate import usable
 from culturescope.htmlparts import figure as _figure
 from culturescope.htmlparts import table as _table
+from culturescope.palette_report import palette_parts
 from culturescope.simulation_report import simulation_parts
 from culturescope.store import Run
 from culturescope.survey import Mode, Survey, budgeting_projects
-from culturescope.systems.simulation import SIMULATION_SYSTEMS
+from culturescope.systems.palette import METHODS as PALETTE_METHODS
+from culturescope.systems.simulation import DISTRIBUTION_SYSTEMS
 from culturescope.tasks import budgeting
 
 MAX_ASSIGNMENTS = 5_000_000  # above this the mixed-backbone figure is left out of the report
@@ -187,7 +189,7 @@ def build_report(
     default the most aligned and the most diverse one. ``groups`` (a demographic human reference)
     and ``case_item`` shape the survey-simulation part, present when the runs hold simulations."""
     judging = responses["mode"] == "judge"
-    simulated = responses["system"].isin(SIMULATION_SYSTEMS) & ~judging
+    simulated = responses["system"].isin(DISTRIBUTION_SYSTEMS) & ~judging
     parts = [
         f"<h1>culturescope report</h1><p>{escape(', '.join(r.name for r in runs))} — survey "
         f"{escape(survey.name)}, cultures {escape(', '.join(cultures))}, human data read {mode}; "
@@ -197,8 +199,13 @@ def build_report(
     if (~simulated & ~judging).any():
         found, empty = _alignment_parts(responses[~simulated & ~judging], survey, cultures, mode, replicates, per_item)
         parts += found
-    if simulated.any() or judging.any():
-        parts += simulation_parts(responses[simulated], responses[judging], survey, cultures, mode, groups, case_item)
+    palette = responses["system"].isin(PALETTE_METHODS)
+    if (simulated & ~palette).any() or judging.any():
+        parts += simulation_parts(
+            responses[simulated & ~palette], responses[judging], survey, cultures, mode, groups, case_item
+        )
+    if palette.any():
+        parts += palette_parts(responses[palette], survey, cultures, mode, case_item)
     responses = responses[~judging]
 
     table = responses[responses["culture"].isin(cultures)]

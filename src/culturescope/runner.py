@@ -18,8 +18,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 
 from culturescope.backends.base import Backend, Decoding, Messages
 from culturescope.cache import RequestCache
-from culturescope.extract import OK, parse_boxed
+from culturescope.extract import OK, parse_answer, parse_boxed
 from culturescope.store import Run
+from culturescope.survey import Item
 from culturescope.tasks.budgeting import parse_ballot
 
 MODES = ("sample", "probs")
@@ -181,3 +182,60 @@ def run_requests(
     with progress_bar(console or Console(stderr=True)) as progress:
         asyncio.run(_run(backend, backbone, todo, mode, decoding, prefix, cache, run, progress))
     return len(todo)
+
+
+class Session:
+    """One backbone's calls for a multi-step system (simulated respondents, the palette): bounded
+    concurrency, the cache (identical requests in flight are sent once), the run store, progress."""
+
+    def __init__(self, backend: Backend, backbone: str, cache: RequestCache, run: Run, progress) -> None:
+        self.backend, self.backbone, self.cache, self.run, self.progress = backend, backbone, cache, run, progress
+        self.gate = asyncio.Semaphore(max(1, backend.concurrency))
+        self.pending: dict[str, asyncio.Future] = {}  # identical requests in flight are sent once
+        t = run.responses()
+        t = t[t["backbone"] == backbone]
+        self.stored = {
+            (r.system, r.agent, r.item, int(r.sample)): r.raw
+            for r in t[["system", "agent", "item", "sample", "raw"]].itertuples(index=False)
+        }
+
+    async def chat(self, messages: Messages, decoding: Decoding, sample: int = 0) -> str:
+        key = chat_key(self.backend, messages, decoding, sample)
+        if key in self.pending:
+            return await asyncio.shield(self.pending[key])
+        self.pending[key] = asyncio.get_running_loop().create_future()
+        try:
+            async with self.gate:
+                text = (await cached_chat(self.backend, messages, decoding, sample, self.cache))["text"]
+        except BaseException as exc:
+            future = self.pending.pop(key)
+            if isinstance(exc, asyncio.CancelledError):
+                future.cancel()
+            else:
+                future.set_exception(exc)
+                future.exception()  # marked retrieved: the waiters, if any, re-raise it
+            raise
+        self.pending.pop(key).set_result(text)
+        return text
+
+    async def probs(self, messages: Messages, prefix: str, n_options: int) -> dict[str, Any]:
+        async with self.gate:
+            return await cached_probs(self.backend, messages, prefix, n_options, self.cache)
+
+    def store(self, system: str, agent: str, culture: str, item: Item, sample: int, text: str, **extra) -> None:
+        parsed = parse_answer(text, item.options)
+        record = {
+            "system": system,
+            "agent": agent,
+            "culture": culture,
+            "backbone": self.backbone,
+            "mode": "sample",
+            "round": 0,
+            "item": item.id,
+            "sample": sample,
+            "answer": parsed.answer,
+            "raw": text,
+            "status": parsed.status,
+        }
+        self.run.append([record | extra])
+        self.stored[(system, agent, item.id, sample)] = text

@@ -20,12 +20,12 @@ from rich.console import Console
 from rich.markup import escape
 
 from culturescope.backends import BackboneSpec
-from culturescope.backends.base import Backend, Decoding, Messages
+from culturescope.backends.base import Decoding
 from culturescope.cache import RequestCache
 from culturescope.errors import CulturescopeError
 from culturescope.experiment import digest, open_run
-from culturescope.extract import OK, parse_answer
-from culturescope.runner import cached_chat, cached_probs, chat_key, progress_bar
+from culturescope.extract import OK
+from culturescope.runner import Session, progress_bar
 from culturescope.store import Run
 from culturescope.survey import Culture, Item, Survey
 from culturescope.systems import ccsv
@@ -111,63 +111,7 @@ def base_decoding(spec: BackboneSpec) -> Decoding:
     return replace(spec.decoding(), temperature=temperature)
 
 
-class _Session:
-    """One backbone's calls: bounded concurrency, the cache, the run store and progress."""
-
-    def __init__(self, backend: Backend, backbone: str, cache: RequestCache, run: Run, progress) -> None:
-        self.backend, self.backbone, self.cache, self.run, self.progress = backend, backbone, cache, run, progress
-        self.gate = asyncio.Semaphore(max(1, backend.concurrency))
-        self.pending: dict[str, asyncio.Future] = {}  # identical requests in flight are sent once
-        t = run.responses()
-        t = t[t["backbone"] == backbone]
-        self.stored = {
-            (r.system, r.agent, r.item, int(r.sample)): r.raw
-            for r in t[["system", "agent", "item", "sample", "raw"]].itertuples(index=False)
-        }
-
-    async def chat(self, messages: Messages, decoding: Decoding, sample: int = 0) -> str:
-        key = chat_key(self.backend, messages, decoding, sample)
-        if key in self.pending:
-            return await asyncio.shield(self.pending[key])
-        self.pending[key] = asyncio.get_running_loop().create_future()
-        try:
-            async with self.gate:
-                text = (await cached_chat(self.backend, messages, decoding, sample, self.cache))["text"]
-        except BaseException as exc:
-            future = self.pending.pop(key)
-            if isinstance(exc, asyncio.CancelledError):
-                future.cancel()
-            else:
-                future.set_exception(exc)
-                future.exception()  # marked retrieved: the waiters, if any, re-raise it
-            raise
-        self.pending.pop(key).set_result(text)
-        return text
-
-    async def probs(self, messages: Messages, prefix: str, n_options: int) -> dict[str, Any]:
-        async with self.gate:
-            return await cached_probs(self.backend, messages, prefix, n_options, self.cache)
-
-    def store(self, system: str, agent: str, culture: str, item: Item, sample: int, text: str, **extra) -> None:
-        parsed = parse_answer(text, item.options)
-        record = {
-            "system": system,
-            "agent": agent,
-            "culture": culture,
-            "backbone": self.backbone,
-            "mode": "sample",
-            "round": 0,
-            "item": item.id,
-            "sample": sample,
-            "answer": parsed.answer,
-            "raw": text,
-            "status": parsed.status,
-        }
-        self.run.append([record | extra])
-        self.stored[(system, agent, item.id, sample)] = text
-
-
-async def _respondent(s: _Session, system: str, r: Respondent, items: list[Item], seed: int, task) -> None:
+async def _respondent(s: Session, system: str, r: Respondent, items: list[Item], seed: int, task) -> None:
     """One simulated citizen answers the items in order, carrying its memory (Algorithm 1)."""
     memory: list = []
     for k, item in enumerate(items):
@@ -187,7 +131,7 @@ async def _respondent(s: _Session, system: str, r: Respondent, items: list[Item]
         s.progress.advance(task)
 
 
-async def _ccsv(s: _Session, request: str, culture: Culture, decoding: Decoding, decodes: int) -> dict[str, Any]:
+async def _ccsv(s: Session, request: str, culture: Culture, decoding: Decoding, decodes: int) -> dict[str, Any]:
     """Initial answer -> ``decodes`` critiques -> ``decodes`` rewrites -> vote; the steps and the final text."""
     initial = await s.chat([{"role": "user", "content": request}], decoding, 0)
     critiques = await asyncio.gather(
@@ -207,7 +151,7 @@ async def _ccsv(s: _Session, request: str, culture: Culture, decoding: Decoding,
     }
 
 
-async def _ccsv_single(s: _Session, r: Respondent, items: list[Item], decodes: int, task) -> None:
+async def _ccsv_single(s: Session, r: Respondent, items: list[Item], decodes: int, task) -> None:
     for item in items:
         if (SINGLE, r.agent, item.id, r.index) not in s.stored:
             steps = await _ccsv(s, citizen_prompt(r.culture.country, item), r.culture, r.decoding, decodes)
@@ -215,7 +159,7 @@ async def _ccsv_single(s: _Session, r: Respondent, items: list[Item], decodes: i
         s.progress.advance(task)
 
 
-async def _ccsv_list(s: _Session, culture: Culture, items: list[Item], sim: Simulation, base: Decoding, task) -> None:
+async def _ccsv_list(s: Session, culture: Culture, items: list[Item], sim: Simulation, base: Decoding, task) -> None:
     agent = f"{culture.code}/list"
     for item in items:
         if (LIST, agent, item.id, 0) not in s.stored:
@@ -228,7 +172,7 @@ async def _ccsv_list(s: _Session, culture: Culture, items: list[Item], sim: Simu
         s.progress.advance(task)
 
 
-async def _probs(s: _Session, culture: Culture, items: list[Item], task) -> None:
+async def _probs(s: Session, culture: Culture, items: list[Item], task) -> None:
     """One agent per culture: the option distribution after "Answer: " on the citizen prompt."""
     agent = f"{culture.code}/probs"
     for item in items:
@@ -254,7 +198,7 @@ async def _probs(s: _Session, culture: Culture, items: list[Item], task) -> None
         s.progress.advance(task)
 
 
-def _jobs(s: _Session, sim: Simulation, survey: Survey, variant: str, base: Decoding, progress) -> list:
+def _jobs(s: Session, sim: Simulation, survey: Survey, variant: str, base: Decoding, progress) -> list:
     items = sim.chosen_items(survey)
     cultures = [survey.culture(c) for c in sim.cultures]
     per_culture = 1 if variant in (LIST, "probs") else sim.respondents
@@ -297,7 +241,7 @@ def execute_simulation(
             raise CulturescopeError(f"{spec.name}: the backend gives no option probabilities (variant probs)")
         with progress_bar(console) as progress:
             for variant in sim.variants:
-                session = _Session(backend, spec.name, cache, run, progress)
+                session = Session(backend, spec.name, cache, run, progress)
                 before = len(session.stored)
                 asyncio.run(_gather(_jobs(session, sim, survey, variant, base_decoding(spec), progress)))
                 progress.console.print(

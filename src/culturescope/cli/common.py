@@ -247,3 +247,23 @@ def print_dynamics(responses: pd.DataFrame, survey: Survey, cultures: str | None
         )
     ]
     emit(rows, f"Social exposure dynamics (×100), cultures {','.join(chosen)}", json_)
+
+
+def item_selection(survey: Survey, items_arg: str | None, per_dimension: int | None) -> list[str] | None:
+    """The item ids of --only (checked) or the first N of each dimension (--per-dimension); None: all."""
+    if items_arg and per_dimension:
+        raise CulturescopeError("--only and --per-dimension exclude each other")
+    if items_arg:
+        chosen = split_names(items_arg)
+        for i in chosen:
+            survey.item_index(i)
+        return chosen
+    if per_dimension:
+        taken: dict[str | None, int] = {}
+        chosen = []
+        for it in survey.items:
+            if taken.get(it.dimension, 0) < per_dimension:
+                taken[it.dimension] = taken.get(it.dimension, 0) + 1
+                chosen.append(it.id)
+        return chosen
+    return None

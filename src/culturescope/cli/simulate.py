@@ -26,6 +26,7 @@ from culturescope.cli.common import (
     RunsArg,
     app,
     emit,
+    item_selection,
     load_runs,
     load_survey_options,
     resumable,
@@ -54,25 +55,6 @@ DimensionsOpt = Annotated[
         "(EVI, IDV, IVR, LTO, MAS, PDI, TDI, UAI, USI); default: the survey's own (WVS-7: its 13 sections).",
     ),
 ]
-
-
-def _item_selection(survey, items_arg: str | None, per_dimension: int | None) -> list[str] | None:
-    if items_arg and per_dimension:
-        raise CulturescopeError("--only and --per-dimension exclude each other")
-    if items_arg:
-        chosen = split_names(items_arg)
-        for i in chosen:
-            survey.item_index(i)
-        return chosen
-    if per_dimension:
-        taken: dict[str | None, int] = {}
-        chosen = []
-        for it in survey.items:
-            if taken.get(it.dimension, 0) < per_dimension:
-                taken[it.dimension] = taken.get(it.dimension, 0) + 1
-                chosen.append(it.id)
-        return chosen
-    return None
 
 
 def _choices(**lists: str | None) -> dict[str, list]:
@@ -163,7 +145,7 @@ def run(
         max_beams=max_beams,
         max_memory=max_memory,
         decodes=decodes,
-        items=_item_selection(survey, only, per_dimension),
+        items=item_selection(survey, only, per_dimension),
         seed=seed,
         choices=_choices(temperature=temperatures, top_p=top_ps, top_k=top_ks),
     )

@@ -29,6 +29,7 @@ import pandas as pd
 from culturescope.backends.base import Decoding, Messages
 from culturescope.errors import CulturescopeError
 from culturescope.survey import Culture, Item
+from culturescope.systems.palette import METHODS as PALETTE_METHODS
 from culturescope.systems.static import prompts
 
 #: DEF as in the paper, its ablations (Table 4) and the no-modification baseline ("None" in Table 4).
@@ -42,14 +43,20 @@ DEF_VARIANTS = {
 #: Every system ``culturescope simulate`` makes: DEF and its ablations, the baselines, and one agent's
 #: option distribution.
 SIMULATION_SYSTEMS = (*DEF_VARIANTS, "cao", "ccsv-single", "ccsv-list", "probs")
+#: Systems scored as answer distributions against answer shares (simulations and the palette's methods),
+#: not as one answer per culture against the majority.
+DISTRIBUTION_SYSTEMS = (*SIMULATION_SYSTEMS, *PALETTE_METHODS)
 
 
 def without_simulations(responses: pd.DataFrame) -> pd.DataFrame:
     """The responses of agent systems (Beyond Alignment): simulated respondents are scored by
     ``culturescope simulate score`` instead; a table of nothing else is an error that says so."""
-    simulated = responses["system"].isin(SIMULATION_SYSTEMS)
+    simulated = responses["system"].isin(DISTRIBUTION_SYSTEMS)
     if simulated.all() and len(responses):
-        raise CulturescopeError("these runs hold survey simulations; score them with: culturescope simulate score RUN")
+        raise CulturescopeError(
+            "these runs hold survey simulations or palette answers; score them with: "
+            "culturescope simulate score RUN or culturescope palette score RUN"
+        )
     return responses[~simulated]
 
 

@@ -1,0 +1,138 @@
+"""``culturescope palette``: the multi-agent Cultural Palette and its baselines (seed 001, part 1)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from culturescope.analyses.palette import alignment_table
+from culturescope.backends import BackboneSpec
+from culturescope.cache import RequestCache
+from culturescope.cli.common import (
+    CulturesFileOpt,
+    ItemsOpt,
+    JsonOpt,
+    Mode,
+    ModeOpt,
+    ReferenceOpt,
+    RunsArg,
+    app,
+    emit,
+    item_selection,
+    load_runs,
+    load_survey_options,
+    resumable,
+    split_names,
+)
+from culturescope.errors import CulturescopeError
+from culturescope.palette import Palette, execute_palette
+from culturescope.systems.palette import CONTINENTS, METHODS
+
+palette_app = typer.Typer(
+    help="Cultural Palette (seed 001): five continent agents draft, a meta agent self-regulates and decides; "
+    "the paper's baselines and ablations; S_align against the human answer shares.",
+    no_args_is_help=True,
+)
+app.add_typer(palette_app, name="palette", rich_help_panel="Cultural Palette")
+
+#: The paper's 18 countries (footnote 5), then MEX.
+PAPER_COUNTRIES = "USA,CAN,BOL,BRA,GBR,NLD,DEU,UKR,CHN,RUS,IND,THA,KEN,NGA,ETH,ZWE,AUS,NZL,MEX"
+
+
+def _continent_backbones(values: list[str] | None) -> dict[str, BackboneSpec]:
+    out = {}
+    for value in values or []:
+        continent, sep, spec = value.partition("=")
+        if not sep or continent not in CONTINENTS:
+            raise CulturescopeError(
+                f"--continent-backbone takes CONTINENT=BACKBONE with CONTINENT one of {', '.join(CONTINENTS)}"
+            )
+        out[continent] = BackboneSpec.parse(spec)
+    return out
+
+
+@palette_app.command("run")
+def run(
+    backbone: Annotated[
+        str, typer.Option("--backbone", "-b", help="The continent agents' and baselines' backbone, as for `run`.")
+    ] = "embedded",
+    meta: Annotated[
+        Optional[str],
+        typer.Option(help="The meta agent's backbone (default: the same; a merged model once training exists)."),
+    ] = None,
+    continent_backbone: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            help="Repeatable CONTINENT=BACKBONE: a continent agent of its own (e.g. Asia=openai:qwen@http://...)."
+        ),
+    ] = None,
+    cultures: Annotated[
+        str, typer.Option(help="Comma-separated countries (default: the paper's 18 and MEX).")
+    ] = PAPER_COUNTRIES,
+    method: Annotated[
+        str, typer.Option(help=f"Comma-separated methods (default all): {', '.join(METHODS)}.")
+    ] = ",".join(METHODS),
+    only: Annotated[Optional[str], typer.Option(help="Comma-separated item ids to ask (default: all).")] = None,
+    per_dimension: Annotated[
+        Optional[int], typer.Option(help="Ask only the first N items of each value dimension.")
+    ] = None,
+    out_dir: Annotated[
+        Optional[Path],
+        typer.Option("--out", help="Run directory (default: runs/palette-<backbone>-<hash>); rerun to resume."),
+    ] = None,
+    cache: Annotated[Optional[Path], typer.Option(help="Request cache (SQLite).")] = None,
+    items: ItemsOpt = None,
+    reference: ReferenceOpt = None,
+    cultures_file: CulturesFileOpt = None,
+) -> None:
+    """Every method answers every item for every country (greedy decoding; P_gen where the backend gives
+    option probabilities); then the S_align table (Table 1).
+
+    Examples:
+
+      culturescope palette run --cultures USA,DEU,CHN,NGA,AUS --per-dimension 1
+
+      culturescope palette run -b openai:qwen2.5-7b@http://127.0.0.1:8000/v1 --method palette,vanilla
+    """
+    survey = load_survey_options(items, reference, cultures_file)
+    palette = Palette(
+        agents=BackboneSpec.parse(backbone),
+        cultures=survey.resolve_cultures(cultures, []),
+        methods=split_names(method),
+        items=item_selection(survey, only, per_dimension),
+        meta=BackboneSpec.parse(meta) if meta else None,
+        continent_backbones=_continent_backbones(continent_backbone),
+    )
+    out_dir = out_dir or palette.default_dir(survey)
+    err = Console(stderr=True, soft_wrap=True)
+    err.print(escape(f"run directory: {out_dir}"), highlight=False)
+    result = resumable("answer", out_dir, lambda: execute_palette(palette, survey, out_dir, RequestCache(cache), err))
+    _print_table(result.responses(), survey, palette.cultures, "faithful", False)
+
+
+def _print_table(responses, survey, cultures, mode, as_json) -> None:
+    rows = alignment_table(responses, survey, cultures, mode)
+    if not rows:
+        raise CulturescopeError("no palette answers with human data for these countries")
+    emit(rows, f"S_align (eq. 5, ×100; higher is closer to the human answer shares), {mode} human data", as_json)
+
+
+@palette_app.command("score")
+def score(
+    runs: RunsArg,
+    cultures: Annotated[Optional[str], typer.Option(help="Comma-separated countries (default: all answered).")] = None,
+    mode: ModeOpt = Mode.faithful,
+    json_: JsonOpt = False,
+    items: ItemsOpt = None,
+    reference: ReferenceOpt = None,
+    cultures_file: CulturesFileOpt = None,
+) -> None:
+    """Table 1: S_align per country, continent and on average for every method in RUNS."""
+    survey = load_survey_options(items, reference, cultures_file)
+    _, responses = load_runs(runs)
+    chosen = survey.resolve_cultures(cultures, sorted(responses["culture"].dropna().unique()))
+    _print_table(responses, survey, chosen, mode.value, json_)

@@ -1,0 +1,150 @@
+"""Cultural Palette, part 1 (seed 001): S_align, the stages' prompts against a real HTTP server on
+127.0.0.1, routing, the S_align table, and every method on the embedded model."""
+
+import json
+import math
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clitools import cli, env_with
+from culturescope.analyses.palette import alignment_table
+from culturescope.divergence import s_align
+from culturescope.store import Run
+from culturescope.survey import wvs7
+from culturescope.systems.palette import CONTINENTS, METHODS, read_community
+from servers import ScriptedServer
+
+
+def test_s_align_by_hand():
+    assert s_align(np.array([0.2, 0.8]), np.array([0.2, 0.8])) == pytest.approx(100)
+    assert s_align(np.array([1.0, 0.0]), np.array([0.0, 1.0])) == pytest.approx(100 * (1 - math.log(2)))  # the bound
+    # m = [.75, .25]: JS = (ln(4/3) + .5 ln(2/3) + .5 ln 2) / 2 nats
+    js = (math.log(4 / 3) + 0.5 * math.log(2 / 3) + 0.5 * math.log(2)) / 2
+    assert s_align(np.array([1.0, 0.0]), np.array([0.5, 0.5])) == pytest.approx(100 * (1 - js))  # 78.42
+
+
+def test_read_community():
+    assert read_community("Africa, I think") == "Africa"
+    assert read_community("The best is asia, then Europe") == "Asia"
+    assert read_community("no idea") is None
+
+
+def test_alignment_table_by_hand():
+    survey = wvs7()
+    h_usa = np.array([survey.human_shares("USA", "Q1").get(c, 0) for c in (1, 2, 3, 4)])
+    h_nga = np.array([survey.human_shares("NGA", "Q1").get(c, 0) for c in (1, 2, 3, 4)])
+    gen = [0.4, 0.3, 0.2, 0.1]
+    rows = [
+        dict(
+            backbone="m",
+            system="vanilla",
+            culture=c,
+            agent=c,
+            item="Q1",
+            sample=0,
+            mode="probs",
+            round=0,
+            answer=1,
+            probs=gen,
+            raw="",
+            status="ok",
+        )
+        for c in ("USA", "NGA")
+    ]
+    (row,) = alignment_table(pd.DataFrame(rows), survey, ["USA", "NGA"])
+    usa = s_align(np.array(gen), h_usa / h_usa.sum())
+    nga = s_align(np.array(gen), h_nga / h_nga.sum())
+    assert row["USA"] == pytest.approx(usa) and row["NGA"] == pytest.approx(nga)
+    assert row["America"] == pytest.approx(usa) and row["Africa"] == pytest.approx(nga)
+    assert row["Avg."] == pytest.approx((usa + nga) / 2)
+
+
+def test_each_stage_sees_what_the_previous_produced(tmp_path):
+    def respond(body, n):
+        return f"<reply {n}> Answer: 2"
+
+    srv = ScriptedServer([], respond=respond)
+    try:
+        out = tmp_path / "run"
+        done = cli(
+            "palette",
+            "run",
+            "-b",
+            f"openai:m@{srv.url}/v1",
+            "--cultures",
+            "NGA,NZL",
+            "--only",
+            "Q1",
+            "--out",
+            str(out),
+            "--method",
+            ",".join(METHODS),
+            env=env_with(tmp_path),
+        )
+        assert done.returncode == 0, done.stderr
+    finally:
+        srv.close()
+    replies = {}
+    for n, r in enumerate(srv.requests, start=1):
+        replies[f"<reply {n}> Answer: 2"] = [m["content"] for m in r["json"]["messages"]]
+    table = Run.open(out).responses()
+    assert len(table) == 2 * len(METHODS) and (table["answer"] == 2).all()
+    for row in table[table["system"] == "palette"].itertuples():
+        drafts = row.trace["drafts"]
+        assert list(drafts) == list(CONTINENTS)
+        for continent, draft in drafts.items():  # each draft answered its continent's P_draft
+            sent = " ".join(replies[draft])
+            assert f"You are a knowledge chatbot about {continent}." in sent and row.culture in ("NGA", "NZL")
+        regulate = " ".join(replies[row.trace["memory"]])  # stage 2 saw every draft, labelled
+        assert "expert cultural analyst" in regulate
+        assert all(f"{c} Culture perspective: {d}" in regulate for c, d in drafts.items())
+        final = [
+            r
+            for r in srv.requests
+            if "Directly select" in r["json"]["messages"][0]["content"]
+            and row.trace["memory"] in r["json"]["messages"][0]["content"]
+        ]
+        assert final  # stage 3 got the regulated memory
+    no_sr = table[table["system"] == "palette-no-sr"].iloc[0]
+    assert no_sr.trace["memory"].startswith("Africa Culture perspective: ")  # the drafts themselves
+    assert table[table["system"] == "palette-no-cd"].iloc[0].trace == {"drafts": {}, "memory": ""}
+    routed = {r.culture: r.trace["community"] for r in table[table["system"] == "moe"].itertuples()}
+    assert routed == {"NGA": "Africa", "NZL": "Oceania"}  # MoE: the country's continent agent
+    steer = table[table["system"] == "modular-steerable"].iloc[0]
+    assert steer.trace["community"] in CONTINENTS
+    prompts_sent = [r["json"]["messages"][0]["content"] for r in srv.requests]
+    assert any("considering cultural, historical, and nuanced context" in p for p in prompts_sent)
+    scored = cli("palette", "score", str(out), "--json", env=env_with(tmp_path))
+    rows = json.loads(scored.stdout)["rows"]
+    assert [r["method"] for r in rows] == list(METHODS) and all(re.match(r"\d", str(r["Avg."])) for r in rows)
+    report = tmp_path / "report.html"
+    made = cli("report", str(out), "-o", str(report), env=env_with(tmp_path))
+    assert made.returncode == 0, made.stderr
+    html = report.read_text()
+    assert "Cultural Palette" in html and "Case: Q1 (Table 5)" in html and "Draft · Oceania" in html
+    assert "&lt;reply" in html and "<reply" not in html  # model text only escaped
+
+
+def test_every_method_on_the_embedded_model(tmp_path):
+    out = tmp_path / "run"
+    done = cli("palette", "run", "--cultures", "KEN", "--only", "Q1", "--out", str(out), env=env_with(tmp_path))
+    assert done.returncode == 0, done.stderr
+    table = Run.open(out).responses()
+    assert sorted(table["system"]) == sorted(METHODS)
+    assert all(abs(sum(p) - 1) < 1e-6 for p in table["probs"])  # P_gen from the option probabilities
+    assert "S_align" in done.stdout and "modular-distributional" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--method", "palette,rainbow"], "unknown method(s) rainbow"),
+        (["--continent-backbone", "Mars=embedded"], "CONTINENT=BACKBONE"),
+    ],
+)
+def test_bad_input_is_one_clear_line(tmp_path, args, message):
+    done = cli("palette", "run", *args, "--out", str(tmp_path / "r"), env=env_with(tmp_path))
+    assert done.returncode == 2 and message in done.stderr and done.stderr.count("\n") == 1
