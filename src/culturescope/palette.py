@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from culturescope.backends import BackboneSpec
+from culturescope.backends.base import Decoding
 from culturescope.cache import RequestCache
 from culturescope.errors import CulturescopeError
 from culturescope.experiment import digest, open_run
@@ -72,7 +73,7 @@ class _Calls:
 
     def __init__(self, palette: Palette, cache: RequestCache, run: Run, progress) -> None:
         made: dict[str, Session] = {}
-        self.greedy: dict[str, object] = {}
+        self.greedy: dict[str, Decoding] = {}
 
         def session(spec: BackboneSpec) -> Session:
             if spec.name not in made:
@@ -115,12 +116,12 @@ async def _method(calls: _Calls, method: str, culture: Culture, item: Item, draf
         decision = await calls.decide(meta, pal.final_messages(culture, item, memory), item)
         return decision, {"drafts": d, "memory": memory}
     if method == "moe":
-        continent = culture.continent or "America"
+        continent = culture.continent
         agent = calls.continent[continent]
         return await calls.decide(agent, pal.agent_messages(continent, culture, item), item), {"community": continent}
     if method == "modular-steerable":
         reply = await calls.text(calls.base, pal.steer_messages(culture))
-        community = pal.read_community(reply) or culture.continent or "America"
+        community = pal.read_community(reply) or culture.continent  # no community named: the country's own
         agent = calls.continent[community]
         decision = await calls.decide(agent, pal.agent_messages(community, culture, item), item)
         return decision, {"steer": reply, "community": community}
@@ -182,6 +183,13 @@ def execute_palette(
     run = open_run(out, palette.describe(survey))
     items = palette.chosen_items(survey)
     cultures = [survey.culture(c) for c in palette.cultures]
+    routed = {"moe", "modular-steerable"} & set(palette.methods)
+    lost = [c.code for c in cultures if c.continent not in pal.CONTINENTS]
+    if routed and lost:
+        raise CulturescopeError(
+            f"{', '.join(sorted(routed))} route to the country's continent; {', '.join(lost)} has none "
+            f"(give one of {', '.join(pal.CONTINENTS)} in the cultures file)"
+        )
     with progress_bar(console) as progress:
         calls = _Calls(palette, cache, run, progress)
         before = len(calls.base.stored)
