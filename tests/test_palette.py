@@ -97,7 +97,8 @@ def test_each_stage_sees_what_the_previous_produced(tmp_path):
         assert list(drafts) == list(CONTINENTS)
         for continent, draft in drafts.items():  # each draft answered its continent's P_draft
             sent = " ".join(replies[draft])
-            assert f"You are a knowledge chatbot about {continent}." in sent and row.culture in ("NGA", "NZL")
+            assert f"You are a knowledge chatbot about {continent}." in sent
+            assert f"highlights {wvs7().culture(row.culture).country}'s unique culture" in sent
         regulate = " ".join(replies[row.trace["memory"]])  # stage 2 saw every draft, labelled
         assert "expert cultural analyst" in regulate
         assert all(f"{c} Culture perspective: {d}" in regulate for c, d in drafts.items())
