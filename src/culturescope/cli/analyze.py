@@ -264,7 +264,8 @@ def report(
     cultures_file: CulturesFileOpt = None,
 ) -> None:
     """One self-contained HTML file: scores with intervals, the paper's figures, parse failures, manifests.
-    Simulation runs (and judge runs) add Table 1, the variation map, a case view and the judge's findings."""
+    Simulation runs (and judge runs) add Table 1, the variation map, a case view and the judge's findings;
+    palette runs add S_align (Table 1), a per-continent plot and a draft-to-decision case."""
     from culturescope.analyses.profiles import load_group_reference
     from culturescope.report import write_report
 

@@ -33,7 +33,7 @@ from culturescope.palette import Palette, execute_palette
 from culturescope.systems.palette import CONTINENTS, METHODS
 
 palette_app = typer.Typer(
-    help="Cultural Palette (seed 001): five continent agents draft, a meta agent self-regulates and decides; "
+    help="Cultural Palette: five continent agents draft, a meta agent self-regulates and decides; "
     "the paper's baselines and ablations; S_align against the human answer shares.",
     no_args_is_help=True,
 )
