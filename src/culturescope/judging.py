@@ -14,7 +14,7 @@ from culturescope.backends import BackboneSpec
 from culturescope.cache import RequestCache
 from culturescope.errors import CulturescopeError
 from culturescope.experiment import open_run
-from culturescope.runner import cached_chat, progress_bar
+from culturescope.runner import cached_chat, gather_all, progress_bar
 from culturescope.store import Run
 from culturescope.survey import Survey
 from culturescope.systems.judge import CATEGORIES, judge_messages, read_judgement
@@ -83,7 +83,7 @@ def execute_judging(
 
     async def all_(progress) -> None:
         task = progress.add_task(f"judge {judge.name}", total=len(todo))
-        await asyncio.gather(*(one(row, progress, task) for row in todo.itertuples(index=False)))
+        await gather_all(one(row, progress, task) for row in todo.itertuples(index=False))
 
     with progress_bar(console) as progress:
         asyncio.run(all_(progress))

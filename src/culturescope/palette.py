@@ -23,7 +23,7 @@ from culturescope.cache import RequestCache
 from culturescope.errors import CulturescopeError
 from culturescope.experiment import digest, open_run
 from culturescope.extract import OK, parse_answer
-from culturescope.runner import Session, progress_bar
+from culturescope.runner import Session, gather_all, progress_bar
 from culturescope.store import Run
 from culturescope.survey import Culture, Item, Survey
 from culturescope.systems import palette as pal
@@ -195,17 +195,7 @@ def execute_palette(
         before = len(calls.base.stored)
         task = progress.add_task(f"palette [{palette.agents.name}]", total=len(cultures) * len(items))
 
-        async def all_() -> None:
-            jobs = [
-                asyncio.ensure_future(_answer(calls, palette.methods, c, it, task)) for c in cultures for it in items
-            ]
-            try:
-                await asyncio.gather(*jobs)
-            finally:
-                for j in jobs:
-                    j.cancel()
-
-        asyncio.run(all_())
+        asyncio.run(gather_all(_answer(calls, palette.methods, c, it, task) for c in cultures for it in items))
         progress.console.print(
             escape(f"{palette.agents.name}: {len(calls.base.stored) - before} new answers"), highlight=False
         )

@@ -19,7 +19,7 @@ from rich.console import Console
 from culturescope.backends import BackboneSpec
 from culturescope.cache import RequestCache
 from culturescope.errors import CulturescopeError
-from culturescope.runner import cached_chat, progress_bar
+from culturescope.runner import cached_chat, gather_all, progress_bar
 from culturescope.survey import Item, Survey
 from culturescope.systems.static import prompts
 
@@ -68,7 +68,7 @@ def rephrase_survey(
     async def all_(progress):
         task = progress.add_task(f"rephrase with {spec.name}", total=len(survey.items) * variants)
         jobs = [one(it, k, progress, task) for it in survey.items for k in range(1, variants + 1)]
-        return await asyncio.gather(*jobs)
+        return await gather_all(jobs)
 
     with progress_bar(console or Console(stderr=True)) as progress:
         done = asyncio.run(all_(progress))

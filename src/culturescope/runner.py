@@ -137,6 +137,17 @@ async def _answer(
     }
 
 
+async def gather_all(coroutines: Iterable) -> list:
+    """Run the coroutines concurrently; their results in order. When one fails (or Ctrl-C cancels the
+    wait), the others are cancelled before the error goes on."""
+    tasks = [asyncio.ensure_future(c) for c in coroutines]
+    try:
+        return await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
 async def _run(
     backend: Backend,
     backbone: str,
@@ -157,12 +168,7 @@ async def _run(
         run.append([record | {"backbone": backbone}])
         progress.advance(task)
 
-    jobs = [asyncio.ensure_future(one(r)) for r in requests]
-    try:
-        await asyncio.gather(*jobs)
-    finally:
-        for job in jobs:
-            job.cancel()
+    await gather_all(one(r) for r in requests)
 
 
 def run_requests(

@@ -25,7 +25,7 @@ from culturescope.cache import RequestCache
 from culturescope.errors import CulturescopeError
 from culturescope.experiment import digest, open_run
 from culturescope.extract import OK
-from culturescope.runner import Session, progress_bar
+from culturescope.runner import Session, gather_all, progress_bar
 from culturescope.store import Run
 from culturescope.survey import Culture, Item, Survey
 from culturescope.systems import ccsv
@@ -220,15 +220,6 @@ def _jobs(s: Session, sim: Simulation, survey: Survey, variant: str, base: Decod
     return [_respondent(s, variant, r, items, sim.seed, task) for r in respondents]
 
 
-async def _gather(jobs: list) -> None:
-    tasks = [asyncio.ensure_future(j) for j in jobs]
-    try:
-        await asyncio.gather(*tasks)
-    finally:
-        for t in tasks:
-            t.cancel()
-
-
 def execute_simulation(
     sim: Simulation, survey: Survey, out: Path, cache: RequestCache, console: Console | None = None
 ) -> Run:
@@ -243,7 +234,7 @@ def execute_simulation(
             for variant in sim.variants:
                 session = Session(backend, spec.name, cache, run, progress)
                 before = len(session.stored)
-                asyncio.run(_gather(_jobs(session, sim, survey, variant, base_decoding(spec), progress)))
+                asyncio.run(gather_all(_jobs(session, sim, survey, variant, base_decoding(spec), progress)))
                 progress.console.print(
                     escape(f"{spec.name} [{variant}]: {len(session.stored) - before} new responses"), highlight=False
                 )
