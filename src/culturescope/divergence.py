@@ -61,10 +61,15 @@ def s_align(p_gen: np.ndarray, p_gold: np.ndarray) -> np.ndarray:
     return (1 - js(p_gen, p_gold, bits=False)) * 100
 
 
-def divergence(name: str, p: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """The divergence called ``name`` (one of :data:`DIVERGENCES`)."""
+def check_divergence(name: str) -> None:
+    """A clear error unless ``name`` is one of :data:`DIVERGENCES`."""
     if name not in DIVERGENCES:
         raise CulturescopeError(f"unknown divergence {name!r}; use {', '.join(DIVERGENCES)}")
+
+
+def divergence(name: str, p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """The divergence called ``name`` (one of :data:`DIVERGENCES`)."""
+    check_divergence(name)
     return {"kl": kl, "kl-eq1": kl_eq1, "js": js}[name](p, q)
 
 

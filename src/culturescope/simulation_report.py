@@ -10,7 +10,7 @@ from html import escape
 import pandas as pd
 
 from culturescope import simulation_plots as plots
-from culturescope.analyses.preferences import NO_DIMENSION, compared, preferences, table1
+from culturescope.analyses.preferences import compared, preferences, survey_dimensions, table1
 from culturescope.analyses.profiles import GroupShares, profile
 from culturescope.analyses.variation import subject_scores, variation_map
 from culturescope.htmlparts import figure, table
@@ -76,8 +76,7 @@ def simulation_parts(
             _table1(prefs),
             figure(plots.divergence_figure(prefs, "kl"), "Tables 1–2 as a heatmap: KL(model ‖ human), lower is closer"),
         ]
-    dimension_of = {it.id: it.dimension or NO_DIMENSION for it in survey.items}
-    subjects = subject_scores(comps, survey, dimension_of)
+    subjects = subject_scores(comps, survey, survey_dimensions(survey))
     if len(subjects.labels) >= 3 and len(subjects.dimensions) >= 2:
         parts.append(
             figure(

@@ -51,6 +51,11 @@ def human_distributions(survey: Survey, country: str, item_ids: list[str], mode:
     return normalize(out)
 
 
+def survey_dimensions(survey: Survey) -> dict[str, str]:
+    """Item → value dimension as the survey gives it (WVS-7: its questionnaire sections)."""
+    return {it.id: it.dimension or NO_DIMENSION for it in survey.items}
+
+
 def load_dimensions(path: Path) -> dict[str, str]:
     """An item → value dimension table: JSON ``{"Q1": "IDV", ...}`` or CSV with columns item,dimension."""
     try:
@@ -130,7 +135,7 @@ def preferences(
     dimension_of: dict[str, str] | None = None,
 ) -> list[Preferences]:
     """Table 1 per culture: diversity, validity and divergence per value dimension of every system."""
-    dimension_of = dimension_of or {it.id: it.dimension or NO_DIMENSION for it in survey.items}
+    dimension_of = dimension_of or survey_dimensions(survey)
     found: list[Preferences] = []
     for c in compared(responses, survey, cultures, mode):
         keep = [k for k, i in enumerate(c.item_ids) if i in dimension_of]

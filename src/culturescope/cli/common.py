@@ -159,6 +159,20 @@ def load_runs(runs: list[Path]) -> tuple[list[Run], pd.DataFrame]:
     return opened, responses
 
 
+AnsweredCulturesOpt = Annotated[
+    Optional[str], typer.Option(help="Comma-separated culture codes (default: every culture answered).")
+]
+
+
+def load_answers(runs: list[Path], cultures: str | None, items, reference, cultures_file):
+    """The survey, the runs' answers (judge verdicts left out) and the chosen cultures, by default
+    every culture answered: what the distribution-scored commands (simulate, palette) start from."""
+    survey = load_survey_options(items, reference, cultures_file)
+    _, responses = load_runs(runs)
+    responses = responses[responses["mode"] != "judge"]
+    return survey, responses, survey.resolve_cultures(cultures, sorted(responses["culture"].dropna().unique()))
+
+
 def run_cultures(responses: pd.DataFrame, cultures: str | None, survey: Survey) -> list[str]:
     """The chosen cultures, by default those every (backbone, mode) answered."""
     common = set.intersection(*(set(g["culture"]) for _, g in responses.groupby(["backbone", "mode"])))

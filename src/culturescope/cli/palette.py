@@ -13,6 +13,7 @@ from culturescope.analyses.palette import alignment_table
 from culturescope.backends import BackboneSpec
 from culturescope.cache import RequestCache
 from culturescope.cli.common import (
+    AnsweredCulturesOpt,
     CulturesFileOpt,
     ItemsOpt,
     JsonOpt,
@@ -23,7 +24,7 @@ from culturescope.cli.common import (
     app,
     emit,
     item_selection,
-    load_runs,
+    load_answers,
     load_survey_options,
     resumable,
     split_names,
@@ -124,7 +125,7 @@ def _print_table(responses, survey, cultures, mode, as_json) -> None:
 @palette_app.command("score")
 def score(
     runs: RunsArg,
-    cultures: Annotated[Optional[str], typer.Option(help="Comma-separated countries (default: all answered).")] = None,
+    cultures: AnsweredCulturesOpt = None,
     mode: ModeOpt = Mode.faithful,
     json_: JsonOpt = False,
     items: ItemsOpt = None,
@@ -132,7 +133,5 @@ def score(
     cultures_file: CulturesFileOpt = None,
 ) -> None:
     """Table 1: S_align per country, continent and on average for every method in RUNS."""
-    survey = load_survey_options(items, reference, cultures_file)
-    _, responses = load_runs(runs)
-    chosen = survey.resolve_cultures(cultures, sorted(responses["culture"].dropna().unique()))
+    survey, responses, chosen = load_answers(runs, cultures, items, reference, cultures_file)
     _print_table(responses, survey, chosen, mode.value, json_)

@@ -10,13 +10,14 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from culturescope.analyses.preferences import NO_DIMENSION, compared, load_dimensions, preferences, table1
+from culturescope.analyses.preferences import compared, load_dimensions, preferences, survey_dimensions, table1
 from culturescope.analyses.profiles import load_group_reference, profile
 from culturescope.analyses.ttest import ttest
 from culturescope.analyses.variation import subject_scores, variation_map
 from culturescope.backends import BackboneSpec
 from culturescope.cache import RequestCache
 from culturescope.cli.common import (
+    AnsweredCulturesOpt,
     CulturesFileOpt,
     ItemsOpt,
     JsonOpt,
@@ -27,12 +28,13 @@ from culturescope.cli.common import (
     app,
     emit,
     item_selection,
+    load_answers,
     load_runs,
     load_survey_options,
     resumable,
     split_names,
 )
-from culturescope.divergence import DIVERGENCES
+from culturescope.divergence import check_divergence
 from culturescope.errors import CulturescopeError
 from culturescope.experiment import digest
 from culturescope.judging import describe_judging, execute_judging, insensitivity
@@ -131,7 +133,7 @@ def run(
 
       culturescope simulate run --variant cao,ccsv-single,ccsv-list -b openai:gpt-4o-mini
     """
-    _check_measure(measure)
+    check_divergence(measure)
     survey = load_survey_options(items, reference, cultures_file)
     specs = [BackboneSpec.parse(b) for b in (backbone or ["embedded"])]
     if max_tokens:
@@ -156,13 +158,8 @@ def run(
     _print_table(result.responses(), survey, codes, "faithful", measure, None, False)
 
 
-def _check_measure(measure: str) -> None:
-    if measure not in DIVERGENCES:
-        raise CulturescopeError(f"unknown divergence {measure!r}; use {', '.join(DIVERGENCES)}")
-
-
 def _print_table(responses, survey, cultures, mode, measure, dimension_of, as_json) -> None:
-    _check_measure(measure)
+    check_divergence(measure)
     found = preferences(responses, survey, cultures, mode, measure, dimension_of)
     if not found:
         raise CulturescopeError("no item of these runs has human answers for the chosen cultures")
@@ -176,24 +173,15 @@ def _print_table(responses, survey, cultures, mode, measure, dimension_of, as_js
 
 
 def _scored(runs, cultures, items, reference, cultures_file, dimensions):
-    """The survey, the runs' responses, the chosen cultures and the item → dimension table."""
-    survey = load_survey_options(items, reference, cultures_file)
-    _, responses = load_runs(runs)
-    responses = responses[responses["mode"] != "judge"]
-    chosen = survey.resolve_cultures(cultures, sorted(responses["culture"].dropna().unique()))
-    dimension_of = (
-        load_dimensions(dimensions) if dimensions else {it.id: it.dimension or NO_DIMENSION for it in survey.items}
-    )
-    return survey, responses, chosen, dimension_of
-
-
-CulturesOpt = Annotated[Optional[str], typer.Option(help="Comma-separated culture codes (default: all answered).")]
+    """The survey, the runs' answers, the chosen cultures and the item → dimension table."""
+    survey, responses, chosen = load_answers(runs, cultures, items, reference, cultures_file)
+    return survey, responses, chosen, load_dimensions(dimensions) if dimensions else survey_dimensions(survey)
 
 
 @simulate_app.command("score")
 def score(
     runs: RunsArg,
-    cultures: CulturesOpt = None,
+    cultures: AnsweredCulturesOpt = None,
     measure: Annotated[
         str, typer.Option(help="kl (default; as the reference code), kl-eq1 (eq. 1 as printed) or js (bits).")
     ] = "kl",
@@ -212,7 +200,7 @@ def score(
 @simulate_app.command("map")
 def map_(
     runs: RunsArg,
-    cultures: CulturesOpt = None,
+    cultures: AnsweredCulturesOpt = None,
     dimensions: DimensionsOpt = None,
     mode: ModeOpt = Mode.faithful,
     json_: JsonOpt = False,
@@ -246,7 +234,7 @@ def profiles(
             "or CSV country,group,item,code,share; groups named factor:level (gender:male, age:<=29, ...)."
         ),
     ],
-    cultures: CulturesOpt = None,
+    cultures: AnsweredCulturesOpt = None,
     mode: ModeOpt = Mode.faithful,
     json_: JsonOpt = False,
     items: ItemsOpt = None,
@@ -320,7 +308,7 @@ def ttest_(
     group_a: Annotated[str, typer.Option(help="Comma-separated backbones of the first group.")],
     group_b: Annotated[str, typer.Option(help="Comma-separated backbones of the second group.")],
     system: Annotated[str, typer.Option(help="The system whose divergences are compared.")] = "def",
-    cultures: CulturesOpt = None,
+    cultures: AnsweredCulturesOpt = None,
     measure: Annotated[str, typer.Option(help="kl, kl-eq1 or js.")] = "kl",
     equal_var: Annotated[
         bool, typer.Option(help="Pooled variance and n₁+n₂−2 degrees of freedom (Table 3's DF) instead of Welch.")
