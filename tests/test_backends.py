@@ -192,7 +192,7 @@ def softmax(x):
 def test_embedded_option_probs_match_brute_force(embedded):
     s = wvs7()
     for culture, qid in [("BRA", "Q1"), ("NZL", "Q241"), ("CHN", "Q106")]:
-        item = s.items[s.item_index(qid)]
+        item = s.item(qid)
         n = len(item.options)
         messages = persona_messages(s.culture(culture), item)
         probs, text = asyncio.run(embedded.option_probs(messages, answer_prefix(), n))

@@ -58,7 +58,7 @@ def test_memory_conversation_sent_to_the_server(tmp_path, server):
     table = Run.open(out).responses()
     assert len(table) == 15 and (table["status"] == "ok").all() and (table["answer"] == 2).all()
     limits = {int(r.sample): r.trace["memory_limit"] for r in table.itertuples()}
-    questions = [wvs7().items[wvs7().item_index(i)].question for i in items]
+    questions = [wvs7().item(i).question for i in items]
     seen = 0
     for request in srv.requests:
         body = request["json"]

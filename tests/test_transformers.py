@@ -26,9 +26,9 @@ def jobs(*pairs):
     s = wvs7()
     return [
         (
-            persona_messages(s.culture(c), s.items[s.item_index(q)]),
+            persona_messages(s.culture(c), s.item(q)),
             answer_prefix(),
-            len(s.items[s.item_index(q)].options),
+            len(s.item(q).options),
         )
         for c, q in pairs
     ]
@@ -95,7 +95,7 @@ def test_generation_is_seeded(hf):
 def test_beam_search_is_the_models_own(hf):
     """DEF's num_beams reaches generate: the reply is transformers' beam search, not greedy decoding."""
     s = wvs7()
-    messages = [{"role": "user", "content": citizen_prompt("China living in Hubei", s.items[s.item_index("Q1")])}]
+    messages = [{"role": "user", "content": citizen_prompt("China living in Hubei", s.item("Q1"))}]
     beams = asyncio.run(hf.chat(messages, Decoding(temperature=0.0, max_tokens=16, num_beams=3), 0)).text
     greedy = asyncio.run(hf.chat(messages, Decoding(temperature=0.0, max_tokens=16), 0)).text
     ids = torch.tensor([hf._tokens(hf.prompt_text(messages))])

@@ -72,7 +72,7 @@ def _survey_rows(path: Path, survey: Survey, report: ImportReport, system: str, 
     rows, seen = [], set()
     for where, rec in _records(path, ("q_id", "response"), report):
         try:
-            item = survey.items[survey.item_index(str(rec["q_id"]))]
+            item = survey.item(str(rec["q_id"]))
         except CulturescopeError:
             report.bad_lines.append(f"{where}: unknown q_id {rec['q_id']!r}")
             continue

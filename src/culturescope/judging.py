@@ -72,7 +72,7 @@ def execute_judging(
     gate = asyncio.Semaphore(max(1, backend.concurrency))
 
     async def one(row, progress, task) -> None:
-        item = survey.items[survey.item_index(row.item)]
+        item = survey.item(row.item)
         messages = judge_messages(survey.culture(row.culture), item, row.raw)
         async with gate:
             text = (await cached_chat(backend, messages, decoding, 0, cache))["text"]

@@ -47,10 +47,6 @@ class Palette:
         if unknown:
             raise CulturescopeError(f"unknown continent(s) {', '.join(unknown)}; use {', '.join(pal.CONTINENTS)}")
 
-    def chosen_items(self, survey: Survey) -> list[Item]:
-        ids = self.items if self.items is not None else survey.item_ids
-        return [survey.items[survey.item_index(i)] for i in ids]
-
     def describe(self, survey: Survey) -> dict[str, Any]:
         return {
             "survey": survey.name,
@@ -181,7 +177,7 @@ def execute_palette(
     """Every method on every (culture, item); what the run already holds is not asked again."""
     console = console or Console(stderr=True)
     run = open_run(out, palette.describe(survey))
-    items = palette.chosen_items(survey)
+    items = survey.select(palette.items)
     cultures = [survey.culture(c) for c in palette.cultures]
     routed = {"moe", "modular-steerable"} & set(palette.methods)
     lost = [c.code for c in cultures if c.continent not in pal.CONTINENTS]

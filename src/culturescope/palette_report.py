@@ -38,7 +38,7 @@ def _case(responses: pd.DataFrame, survey: Survey, item_id: str, mode: Mode) -> 
     if rows.empty:
         return ""
     row = rows.iloc[0]
-    item = survey.items[survey.item_index(item_id)]
+    item = survey.item(item_id)
     gold = human_distributions(survey, row.culture, [item_id], mode)[0][: len(item.options)]
     steps = [{"step": "Question", "text": f"{row.culture}: {item.question}"}]
     trace = row.trace if isinstance(row.trace, dict) else {}

@@ -78,11 +78,6 @@ class Simulation:
         if self.max_memory < 0:
             raise CulturescopeError("max memory must be 0 or more")
 
-    def chosen_items(self, survey: Survey) -> list[Item]:
-        if self.items is None:
-            return list(survey.items)
-        return [survey.items[survey.item_index(i)] for i in self.items]
-
     def describe(self, survey: Survey) -> dict[str, Any]:
         return ({"choices": self.choices} if self.choices else {}) | {
             "survey": survey.name,
@@ -199,7 +194,7 @@ async def _probs(s: Session, culture: Culture, items: list[Item], task) -> None:
 
 
 def _jobs(s: Session, sim: Simulation, survey: Survey, variant: str, base: Decoding, progress) -> list:
-    items = sim.chosen_items(survey)
+    items = survey.select(sim.items)
     cultures = [survey.culture(c) for c in sim.cultures]
     per_culture = 1 if variant in (LIST, "probs") else sim.respondents
     task = progress.add_task(f"{s.backbone} [{variant}]", total=len(cultures) * per_culture * len(items))

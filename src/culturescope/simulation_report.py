@@ -30,7 +30,7 @@ def _table1(prefs) -> str:
 
 def _case(responses: pd.DataFrame, survey: Survey, comps, item_id: str) -> list[str]:
     """Fig. 4 for one item, and one respondent's response (with its steps) per system."""
-    item = survey.items[survey.item_index(item_id)]
+    item = survey.item(item_id)
     dists = {
         f"{c.backbone} · {c.system} · {c.culture}": c.model[c.item_ids.index(item_id)]
         for c in comps

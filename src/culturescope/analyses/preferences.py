@@ -44,7 +44,7 @@ def human_distributions(survey: Survey, country: str, item_ids: list[str], mode:
     width = max(len(it.options) for it in survey.items)
     out = np.zeros((len(item_ids), width))
     for k, item_id in enumerate(item_ids):
-        n = len(survey.items[survey.item_index(item_id)].options)
+        n = len(survey.item(item_id).options)
         for code, share in survey.human_shares(country, item_id, mode).items():
             if 1 <= code <= n:
                 out[k, code - 1] = share

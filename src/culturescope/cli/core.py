@@ -261,7 +261,7 @@ def survey_show(
             )
         out.print(table)
         return
-    it = survey.items[survey.item_index(item)]
+    it = survey.item(item)
     out.print(f"[bold]{escape(it.id)}[/] ({escape(it.dimension or 'no dimension')}, Δ = {it.delta})", highlight=False)
     out.print(escape(it.question), highlight=False)
     options = "  ".join(f"{c}. {label}" for c, label in enumerate(it.options, 1))

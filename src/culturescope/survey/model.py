@@ -72,6 +72,13 @@ class Survey:
         except KeyError:
             raise CulturescopeError(f"unknown item {item_id!r} in survey {self.name!r}") from None
 
+    def item(self, item_id: str) -> Item:
+        return self.items[self.item_index(item_id)]
+
+    def select(self, item_ids: list[str] | None) -> list[Item]:
+        """The items with these ids, in the order given (checked); None: every item."""
+        return list(self.items) if item_ids is None else [self.item(i) for i in item_ids]
+
     def culture(self, code: str) -> Culture:
         try:
             return self._cultures[code]  # type: ignore[attr-defined]
