@@ -176,7 +176,6 @@ def execute_palette(
 ) -> Run:
     """Every method on every (culture, item); what the run already holds is not asked again."""
     console = console or Console(stderr=True)
-    run = open_run(out, palette.describe(survey))
     items = survey.select(palette.items)
     cultures = [survey.culture(c) for c in palette.cultures]
     routed = {"moe", "modular-steerable"} & set(palette.methods)
@@ -186,6 +185,7 @@ def execute_palette(
             f"{', '.join(sorted(routed))} route to the country's continent; {', '.join(lost)} has none "
             f"(give one of {', '.join(pal.CONTINENTS)} in the cultures file)"
         )
+    run = open_run(out, palette.describe(survey))  # after the checks: bad input leaves no run behind
     with progress_bar(console) as progress:
         calls = _Calls(palette, cache, run, progress)
         before = len(calls.base.stored)
