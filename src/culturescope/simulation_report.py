@@ -10,7 +10,7 @@ from html import escape
 import pandas as pd
 
 from culturescope import simulation_plots as plots
-from culturescope.analyses.preferences import compared, preferences, survey_dimensions, table1
+from culturescope.analyses.preferences import compared, score_compared, survey_dimensions, table1
 from culturescope.analyses.profiles import GroupShares, profile
 from culturescope.analyses.variation import subject_scores, variation_map
 from culturescope.htmlparts import figure, table
@@ -69,7 +69,7 @@ def simulation_parts(
     """The HTML sections for simulated responses (systems of ``simulate``) and judge verdicts."""
     parts = ["<h2>Survey simulation (DEF)</h2>"]
     comps = compared(responses, survey, cultures, mode)
-    prefs = preferences(responses, survey, cultures, mode)
+    prefs = score_compared(comps, "kl", survey_dimensions(survey))
     if prefs:
         parts += [
             "<h3>Diversity and KL divergence per value dimension (Table 1)</h3>",

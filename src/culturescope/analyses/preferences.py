@@ -135,9 +135,15 @@ def preferences(
     dimension_of: dict[str, str] | None = None,
 ) -> list[Preferences]:
     """Table 1 per culture: diversity, validity and divergence per value dimension of every system."""
-    dimension_of = dimension_of or survey_dimensions(survey)
+    return score_compared(
+        compared(responses, survey, cultures, mode), measure, dimension_of or survey_dimensions(survey)
+    )
+
+
+def score_compared(comps: list[Compared], measure: str, dimension_of: dict[str, str]) -> list[Preferences]:
+    """:func:`preferences` from systems already compared with the humans (see :func:`compared`)."""
     found: list[Preferences] = []
-    for c in compared(responses, survey, cultures, mode):
+    for c in comps:
         keep = [k for k, i in enumerate(c.item_ids) if i in dimension_of]
         if not keep:
             continue
