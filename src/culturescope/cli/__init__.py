@@ -10,6 +10,7 @@ from culturescope.cli import budgeting  # noqa: F401  (registers pb)
 from culturescope.cli import analyze  # noqa: F401  (registers the analyses and the report)
 from culturescope.cli import simulate  # noqa: F401  (registers simulate)
 from culturescope.cli import palette  # noqa: F401  (registers palette)
+from culturescope.cli import palette_train  # noqa: F401  (registers palette synthesize, train, merge)
 
 # isort: on
 from culturescope.cli.common import app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -44,23 +45,41 @@ app.add_typer(palette_app, name="palette", rich_help_panel="Cultural Palette")
 PAPER_COUNTRIES = "USA,CAN,BOL,BRA,GBR,NLD,DEU,UKR,CHN,RUS,IND,THA,KEN,NGA,ETH,ZWE,AUS,NZL,MEX"
 
 
-def _continent_backbones(values: list[str] | None) -> dict[str, BackboneSpec]:
-    out = {}
+def _continent_specs(values: list[str] | None) -> list[tuple[str, str]]:
+    out = []
     for value in values or []:
         continent, sep, spec = value.partition("=")
         if not sep or continent not in CONTINENTS:
             raise CulturescopeError(
                 f"--continent-backbone takes CONTINENT=BACKBONE with CONTINENT one of {', '.join(CONTINENTS)}"
             )
-        out[continent] = BackboneSpec.parse(spec)
+        out.append((continent, spec))
     return out
+
+
+def _trained_specs(workspace: Path) -> dict[str, str]:
+    """The backbones of a training workspace: its base model, continent models and MoErges meta agent."""
+    from culturescope.cli.palette_train import workspace_base
+
+    wanted = {c: workspace / c for c in CONTINENTS} | {"meta": workspace / "moe"}
+    missing = [str(p) for p in wanted.values() if not (p / "config.json").is_file()]
+    if missing:
+        raise CulturescopeError(f"--trained {workspace}: missing {', '.join(missing)}; run palette train and merge")
+    return {"agents": f"transformers:{workspace_base(workspace)}"} | {k: f"transformers:{p}" for k, p in wanted.items()}
+
+
+def _with_max_tokens(spec: BackboneSpec, max_tokens: int | None) -> BackboneSpec:
+    return replace(spec, max_tokens=max_tokens) if max_tokens else spec
 
 
 @palette_app.command("run")
 def run(
     backbone: Annotated[
-        str, typer.Option("--backbone", "-b", help="The continent agents' and baselines' backbone, as for `run`.")
-    ] = "embedded",
+        Optional[str],
+        typer.Option(
+            "--backbone", "-b", help="The continent agents' and baselines' backbone, as for `run` (default: embedded)."
+        ),
+    ] = None,
     meta: Annotated[
         Optional[str],
         typer.Option(help="The meta agent's backbone (default: the same; a merged model once training exists)."),
@@ -70,6 +89,16 @@ def run(
         typer.Option(
             help="Repeatable CONTINENT=BACKBONE: a continent agent of its own (e.g. Asia=openai:qwen@http://...)."
         ),
+    ] = None,
+    trained: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="A workspace of `palette train` and `palette merge`: its base model is the backbone, its continent "
+            "models the continent agents, its Cultural MoErges model the meta agent (unless given otherwise)."
+        ),
+    ] = None,
+    max_tokens: Annotated[
+        Optional[int], typer.Option(help="New tokens per generation, for every backbone (default: each one's own).")
     ] = None,
     cultures: Annotated[
         str, typer.Option(help="Comma-separated countries (default: the paper's 18 and MEX).")
@@ -100,13 +129,18 @@ def run(
       culturescope palette run -b openai:qwen2.5-7b@http://127.0.0.1:8000/v1 --method palette,vanilla
     """
     survey = load_survey_options(items, reference, cultures_file)
+    specs = {"agents": backbone, "meta": meta, **dict(_continent_specs(continent_backbone))}
+    if trained:
+        specs = _trained_specs(trained) | {k: v for k, v in specs.items() if v}
+    specs["agents"] = specs["agents"] or "embedded"
+    parsed = {k: _with_max_tokens(BackboneSpec.parse(v), max_tokens) for k, v in specs.items() if v}
     palette = Palette(
-        agents=BackboneSpec.parse(backbone),
+        agents=parsed.pop("agents"),
         cultures=survey.resolve_cultures(cultures, []),
         methods=split_names(method),
         items=item_selection(survey, only, per_dimension),
-        meta=BackboneSpec.parse(meta) if meta else None,
-        continent_backbones=_continent_backbones(continent_backbone),
+        meta=parsed.pop("meta", None),
+        continent_backbones=parsed,
     )
     out_dir = out_dir or palette.default_dir(survey)
     err = Console(stderr=True, soft_wrap=True)
