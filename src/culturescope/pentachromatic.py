@@ -144,11 +144,12 @@ def synthesize(
     done = {(r["query"], r["continent"]) for r in records}
     todo = [(q, c) for q in synthesis.queries for c in synthesis.continents if (q, c) not in done]
     if todo:
+        console = console or Console(stderr=True)
         backend = synthesis.generator.make()
         limit = asyncio.Semaphore(max(1, backend.concurrency))
 
         async def run_all() -> None:
-            with progress_bar(console or Console(stderr=True)) as progress, (out_dir / RECORDS).open("a", encoding="utf-8") as fh:
+            with progress_bar(console) as progress, (out_dir / RECORDS).open("a", encoding="utf-8") as fh:
                 task = progress.add_task("synthesizing", total=len(todo))
 
                 async def one(query: str, continent: str) -> None:
