@@ -161,3 +161,12 @@ def test_palette_answers_with_the_merged_meta_agent(tmp_path, workspace):
     assert described["meta"]["model"] == str(workspace / "moe")
     assert described["continent_backbones"]["Asia"]["model"] == str(workspace / "Asia")
     assert "palette-no-cm" in done.stdout
+
+
+def test_lora_training_saves_merged_full_weights(tmp_path, workspace, pairs_dir):
+    pairs = [json.loads(line) for line in (pairs_dir / PAIRS).read_text().splitlines()]
+    assert train("Asia", workspace / "base", pairs, tmp_path, OrpoSettings(max_steps=1, lora_r=4, learning_rate=1e-3))
+    saved, base = weights(tmp_path / "Asia"), weights(workspace / "base")
+    assert saved.keys() == base.keys()  # the adapter is merged: a plain model, ready for mergekit
+    name = "model.layers.0.self_attn.q_proj.weight"
+    assert not torch.equal(saved[name], base[name])

@@ -18,6 +18,7 @@ from culturescope.errors import CulturescopeError
 from culturescope.pentachromatic import PAIRS, Synthesis, load_queries, read_jsonl, synthesize
 from culturescope.systems.palette import CONTINENTS
 
+TRAINING = "The palette's models (train and merge need the train extra)"
 DEFAULT_WORKSPACE = Path("runs") / "palette-models"
 err = Console(stderr=True, soft_wrap=True)
 
@@ -26,7 +27,7 @@ def _say(text: str) -> None:
     err.print(escape(text), highlight=False)
 
 
-@palette_app.command("synthesize", rich_help_panel="Training (pip install 'culturescope[train]')")
+@palette_app.command("synthesize", rich_help_panel=TRAINING)
 def synthesize_cmd(
     generator: Annotated[
         str, typer.Option("--generator", "-g", help="The backbone that writes the data (the paper: GPT-4o).")
@@ -45,10 +46,11 @@ def synthesize_cmd(
     ] = None,
     cache: Annotated[Optional[Path], typer.Option(help="Request cache (SQLite).")] = None,
 ) -> None:
-    """The Pentachromatic Cultural Palette data (§3, Appendix A.1): per query and continent a
-    continent-aware response, cross-continent feedback with Hofstede's dimensions and the aggregated
-    response; then the ORPO preference pairs (own continent chosen, each other continent rejected).
-    Writes records.jsonl and pairs.jsonl; rerun to resume.
+    """Synthesize the Pentachromatic data and its ORPO preference pairs (§3, Appendix A.1).
+
+    Per query and continent: a continent-aware response, cross-continent feedback with Hofstede's
+    dimensions and the aggregated response; then the preference pairs (own continent chosen, each other
+    continent rejected). Writes records.jsonl and pairs.jsonl; rerun to resume.
 
     Example: culturescope palette synthesize --limit 4 --out runs/pentachromatic
     """
@@ -70,7 +72,7 @@ def _pairs(data: Path) -> list[dict]:
     return pairs
 
 
-@palette_app.command("train", rich_help_panel="Training (pip install 'culturescope[train]')")
+@palette_app.command("train", rich_help_panel=TRAINING)
 def train_cmd(
     data: Annotated[Path, typer.Argument(help="The synthesis directory (or its pairs.jsonl).")],
     base: Annotated[
@@ -91,9 +93,10 @@ def train_cmd(
     save_steps: Annotated[int, typer.Option(help="Checkpoint every N steps (a stopped run resumes there).")] = 50,
     seed: Annotated[int, typer.Option(help="Seed of initialization, data order and dropout.")] = 0,
 ) -> None:
-    """Continent-specific alignment (§4.1, Appendix B): ORPO with TRL, one model per continent (and the
-    Joint baseline), each into OUT/<model>. A stopped training resumes from its last checkpoint when
-    the same command is run again; finished models are kept.
+    """Train the continent models with ORPO (§4.1, Appendix B).
+
+    TRL's ORPO trainer, one model per continent (and the Joint baseline), each into OUT/<model>. A stopped
+    training resumes from its last checkpoint when the same command is run again; finished models are kept.
 
     Example: culturescope palette train runs/pentachromatic --models Africa,America,Asia,Europe,Oceania,joint
     """
@@ -132,7 +135,7 @@ def workspace_base(workspace: Path) -> Path:
     return Path(json.loads(path.read_text())["base"])
 
 
-@palette_app.command("merge", rich_help_panel="Training (pip install 'culturescope[train]')")
+@palette_app.command("merge", rich_help_panel=TRAINING)
 def merge_cmd(
     workspace: Annotated[Path, typer.Argument(help="The training workspace of `palette train`.")] = DEFAULT_WORKSPACE,
     method: Annotated[
@@ -140,10 +143,11 @@ def merge_cmd(
     ] = "moe,ties,model-stock",
     dtype: Annotated[str, typer.Option(help="Weights of the merged models: float32, bfloat16 or float16.")] = "float32",
 ) -> None:
-    """Merge the five continent models into WORKSPACE/<method>: Cultural MoErges (§4.1, eq. 1: their FFN
-    layers as experts, gates from continent-name prompts) and the Ties and Model Stock baselines (§5.3).
-    The merged model is a local model directory: `palette run --trained WORKSPACE` uses WORKSPACE/moe as the
-    meta agent, `--meta transformers:WORKSPACE/ties` another one.
+    """Merge the five continent models: Cultural MoErges, Ties, Model Stock (§4.1, §5.3).
+
+    Each into WORKSPACE/<method>. MoErges (eq. 1): the continent models' FFN layers as experts, gates from
+    continent-name prompts. Merged models are local model directories: `palette run --trained WORKSPACE`
+    uses WORKSPACE/moe as the meta agent, `--meta transformers:WORKSPACE/ties` another one.
 
     Example: culturescope palette merge runs/palette-models --method moe
     """
