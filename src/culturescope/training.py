@@ -25,7 +25,7 @@ from culturescope.systems.static import prompts
 
 JOINT = "joint"
 MODELS = (*CONTINENTS, JOINT)
-MARKER = "culturescope-training.json"
+MARKER, BASE_RECORD = "culturescope-training.json", "base.json"
 
 
 def require(*modules: str) -> None:
@@ -41,18 +41,34 @@ def require(*modules: str) -> None:
 
 
 def base_checkpoint(source: str, workspace: Path) -> Path:
-    """The Hugging Face checkpoint training starts from. ``embedded`` (the embedded model) or a GGUF file
-    is dequantized once into ``workspace/base``; a local model directory is used as it is."""
+    """The Hugging Face checkpoint training starts from, recorded as the workspace's base. ``embedded``
+    (the embedded model) or a GGUF file is dequantized once into ``workspace/base``; a local model
+    directory is used as it is."""
     from culturescope.backends.embedded import default_model_path
 
     path = default_model_path() if source == "embedded" else Path(source)
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise CulturescopeError(f"{path} is not a Hugging Face model directory (no config.json)")
-        return path
-    if path.suffix != ".gguf" or not path.is_file():
+        base = path
+    elif path.suffix != ".gguf" or not path.is_file():
         raise CulturescopeError(f"--base takes 'embedded', a GGUF file or a local model directory; got {source!r}")
-    out = workspace / "base"
+    else:
+        base = _dequantized(path, workspace / "base")
+    workspace.mkdir(parents=True, exist_ok=True)
+    (workspace / BASE_RECORD).write_text(json.dumps({"base": str(base.resolve())}))
+    return base
+
+
+def workspace_base(workspace: Path) -> Path:
+    """The base model a training workspace was trained from."""
+    path = workspace / BASE_RECORD
+    if not path.is_file():
+        raise CulturescopeError(f"{workspace} is not a training workspace; run `culturescope palette train` first")
+    return Path(json.loads(path.read_text())["base"])
+
+
+def _dequantized(path: Path, out: Path) -> Path:
     if (out / "config.json").is_file():
         return out
     require("torch", "transformers")
@@ -68,6 +84,7 @@ def base_checkpoint(source: str, workspace: Path) -> Path:
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     model.load_state_dict(loaded.state_dict())
     tmp = out.with_name("base.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
     tmp.replace(out)

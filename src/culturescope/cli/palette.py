@@ -33,6 +33,7 @@ from culturescope.cli.common import (
 from culturescope.errors import CulturescopeError
 from culturescope.palette import Palette, execute_palette
 from culturescope.systems.palette import CONTINENTS, METHODS
+from culturescope.training import workspace_base
 
 palette_app = typer.Typer(
     help="Cultural Palette: five continent agents draft, a meta agent self-regulates and decides; "
@@ -45,22 +46,20 @@ app.add_typer(palette_app, name="palette", rich_help_panel="Cultural Palette")
 PAPER_COUNTRIES = "USA,CAN,BOL,BRA,GBR,NLD,DEU,UKR,CHN,RUS,IND,THA,KEN,NGA,ETH,ZWE,AUS,NZL,MEX"
 
 
-def _continent_specs(values: list[str] | None) -> list[tuple[str, str]]:
-    out = []
+def _continent_specs(values: list[str] | None) -> dict[str, str]:
+    out = {}
     for value in values or []:
         continent, sep, spec = value.partition("=")
         if not sep or continent not in CONTINENTS:
             raise CulturescopeError(
                 f"--continent-backbone takes CONTINENT=BACKBONE with CONTINENT one of {', '.join(CONTINENTS)}"
             )
-        out.append((continent, spec))
+        out[continent] = spec
     return out
 
 
 def _trained_specs(workspace: Path) -> dict[str, str]:
     """The backbones of a training workspace: its base model, continent models and MoErges meta agent."""
-    from culturescope.cli.palette_train import workspace_base
-
     wanted = {c: workspace / c for c in CONTINENTS} | {"meta": workspace / "moe"}
     missing = [str(p) for p in wanted.values() if not (p / "config.json").is_file()]
     if missing:
@@ -82,7 +81,7 @@ def run(
     ] = None,
     meta: Annotated[
         Optional[str],
-        typer.Option(help="The meta agent's backbone (default: the same; a merged model once training exists)."),
+        typer.Option(help="The meta agent's backbone (default: the same, or with --trained its MoErges model)."),
     ] = None,
     continent_backbone: Annotated[
         Optional[list[str]],
@@ -129,7 +128,7 @@ def run(
       culturescope palette run -b openai:qwen2.5-7b@http://127.0.0.1:8000/v1 --method palette,vanilla
     """
     survey = load_survey_options(items, reference, cultures_file)
-    specs = {"agents": backbone, "meta": meta, **dict(_continent_specs(continent_backbone))}
+    specs = {"agents": backbone, "meta": meta, **_continent_specs(continent_backbone)}
     if trained:
         specs = _trained_specs(trained) | {k: v for k, v in specs.items() if v}
     specs["agents"] = specs["agents"] or "embedded"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -119,20 +118,10 @@ def train_cmd(
         save_steps=save_steps,
         seed=seed,
     )
-    out_dir.mkdir(parents=True, exist_ok=True)
     start = base_checkpoint(base, out_dir)
-    (out_dir / "base.json").write_text(json.dumps({"base": str(start.resolve())}))
     for model in chosen:
         _say(f"{model}: {'already trained' if is_trained(out_dir, model) else 'training'} → {out_dir / model}")
         resumable("checkpoint", out_dir, lambda: train(model, start, pairs, out_dir, settings))
-
-
-def workspace_base(workspace: Path) -> Path:
-    """The base model a workspace was trained from."""
-    path = workspace / "base.json"
-    if not path.is_file():
-        raise CulturescopeError(f"{workspace} is not a training workspace; run `culturescope palette train` first")
-    return Path(json.loads(path.read_text())["base"])
 
 
 @palette_app.command("merge", rich_help_panel=TRAINING)
@@ -152,7 +141,7 @@ def merge_cmd(
     Example: culturescope palette merge runs/palette-models --method moe
     """
     from culturescope.merging import METHODS, merge
-    from culturescope.training import is_trained
+    from culturescope.training import is_trained, workspace_base
 
     methods = split_names(method)
     bad = sorted(set(methods) - set(METHODS))
