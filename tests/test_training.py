@@ -6,21 +6,18 @@ gate routing continent names to their experts, and the palette answering with th
 import json
 
 import pytest
+import torch
+from safetensors.torch import load_file
 
 from clitools import cli, env_with
 from culturescope.errors import CulturescopeError
+from culturescope.merging import gate_prompts
 from culturescope.pentachromatic import PAIRS, preference_pairs, write_jsonl
 from culturescope.store import Run
 from culturescope.systems.palette import CONTINENTS
+from culturescope.training import OrpoSettings, base_checkpoint, train
 
 pytestmark = pytest.mark.train
-torch = pytest.importorskip("torch")
-pytest.importorskip("trl")
-pytest.importorskip("mergekit")
-from safetensors.torch import load_file  # noqa: E402
-
-from culturescope.merging import gate_prompts  # noqa: E402
-from culturescope.training import OrpoSettings, base_checkpoint, train  # noqa: E402
 
 FLAVOUR = {
     "Africa": "shared with the extended family and the village elders",
