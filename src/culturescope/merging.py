@@ -8,7 +8,7 @@ gate. Row C of each layer's W_g is the hidden state, at that layer's router inpu
 the prompts naming continent C (last token, averaged over the prompts, unit length), computed with the
 base model. For a prompt whose hidden state is row C's, h·ŵ_C = |h| ≥ h·ŵ_K for every other K
 (Cauchy–Schwarz), so the gate favours continent C. mergekit writes the model (a Mixtral for Llama and
-Mistral bases, a Qwen2-MoE for Qwen2 bases); the gates are computed here.
+Mistral bases, a Qwen3-MoE for Qwen3 bases); the gates are computed here.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from culturescope.systems.static import prompts
 from culturescope.training import require
 
 METHODS = ("moe", "ties", "model-stock")
+DTYPES = ("float32", "bfloat16", "float16")
 
 
 def gate_prompts(continent: str) -> list[str]:
@@ -64,19 +65,22 @@ def router_weights(base: Path, continents: tuple[str, ...] = CONTINENTS) -> list
 
 
 def merge(method: str, base: Path, experts: dict[str, Path], out: Path, dtype: str = "float32") -> Path:
-    """Merge the continent models ``experts`` (continent → model directory, in CONTINENTS order) on
-    ``base`` into ``out``. Written to a temporary directory first, so ``out`` is complete or absent."""
+    """Merge the continent models ``experts`` (continent → model directory; MoE experts in this order)
+    on ``base`` into ``out``. Written to a temporary directory first, so ``out`` is complete or absent."""
     require("torch", "transformers", "mergekit")
     if method not in METHODS:
         raise CulturescopeError(f"unknown merge method {method!r}; use {', '.join(METHODS)}")
+    if dtype not in DTYPES:
+        raise CulturescopeError(f"unknown dtype {dtype!r}; use {', '.join(DTYPES)}")
     from mergekit.merge import MergeOptions
 
     options = MergeOptions(device="cpu", copy_tokenizer=True, lazy_unpickle=False, quiet=True)
     tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
     if method == "moe":
         _moe(base, experts, tmp, dtype, options)
     else:
-        _linear_family(method, base, experts, tmp, dtype, options)
+        _task_vector_merge(method, base, experts, tmp, dtype, options)
     shutil.rmtree(out, ignore_errors=True)
     tmp.replace(out)
     return out
@@ -91,7 +95,6 @@ def _moe(base: Path, experts: dict[str, Path], out: Path, dtype: str, options) -
     config = MoEMergeConfig.model_validate(
         {
             "base_model": str(base),
-            "gate_mode": "hidden",
             "dtype": dtype,
             "experts_per_token": len(continents),  # eq. 1 weighs every expert
             "experts": [
@@ -99,13 +102,18 @@ def _moe(base: Path, experts: dict[str, Path], out: Path, dtype: str, options) -
             ],
         }
     )
-    select_output_arch(config, options).write_model(
-        str(out), config, options, router_weights=router_weights(base, continents)
-    )
+    try:
+        architecture = select_output_arch(config, options)
+    except SystemExit:  # mergekit's way of saying no MoE architecture fits
+        raise CulturescopeError(
+            f"mergekit has no mixture-of-experts architecture without shared experts for {base}; "
+            "Llama, Mistral and Qwen3 base models work"
+        ) from None
+    architecture.write_model(str(out), config, options, router_weights=router_weights(base, continents))
     AutoTokenizer.from_pretrained(base, local_files_only=True).save_pretrained(out)
 
 
-def _linear_family(method: str, base: Path, experts: dict[str, Path], out: Path, dtype: str, options) -> None:
+def _task_vector_merge(method: str, base: Path, experts: dict[str, Path], out: Path, dtype: str, options) -> None:
     """Ties (Yadav et al.: keep the largest half of each task vector, elect signs, average agreeing
     values) and Model Stock (Jang et al.: interpolate the average towards the base by the experts' angle)."""
     from mergekit.config import MergeConfiguration
