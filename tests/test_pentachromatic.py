@@ -83,9 +83,9 @@ def test_synthesis_on_the_embedded_model_resumes(tmp_path):
     assert sorted(r["continent"] for r in records) == sorted(CONTINENTS)
     assert all(r["response"] and r["base_response"] and r["feedback"] for r in records)
     assert len(read_jsonl(out / PAIRS)) == 20
-    # a stop after three records: the rerun completes the other two, identical to the first run
+    # a stop after three records and a torn fourth: the rerun completes the others, identical to the first run
     lines = (out / RECORDS).read_text().splitlines()
-    (out / RECORDS).write_text("\n".join(lines[:3]) + "\n")
+    (out / RECORDS).write_text("\n".join(lines[:3]) + "\n" + lines[3][:20])
     again = synthesize(synthesis, out, cache)
     key = lambda r: r["continent"]  # noqa: E731
     assert sorted(again, key=key) == sorted(records, key=key)

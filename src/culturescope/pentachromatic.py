@@ -120,7 +120,11 @@ def _open_output(synthesis: Synthesis, out_dir: Path) -> list[dict[str, Any]]:
             )
     else:
         settings.write_text(json.dumps(described, indent=2))
-    return read_jsonl(out_dir / RECORDS)
+    records = out_dir / RECORDS
+    if records.is_file():  # a record torn by a kill mid-write is dropped; it is made again
+        text = records.read_text(encoding="utf-8")
+        records.write_text(text[: text.rfind("\n") + 1], encoding="utf-8")
+    return read_jsonl(records)
 
 
 async def _synthesize_one(backend: Backend, synthesis: Synthesis, cache: RequestCache, query: str, continent: str):
