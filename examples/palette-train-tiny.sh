@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Cultural Palette end to end on the embedded model, on a CPU, in minutes (docs/palette.md, part 2):
+# Cultural Palette end to end on the embedded model, on a CPU (about 35 min on 2 cores; docs/palette.md, part 2):
 # synthesis -> five continent models (ORPO) -> Cultural MoErges, Ties, Model Stock -> the palette with
 # the merged meta agent, with and without Cultural MoErges. Needs: pip install 'culturescope[train]'.
 # Usage: bash examples/palette-train-tiny.sh [WORKDIR]   (rerun to resume; finished steps are kept)
