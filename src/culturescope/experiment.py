@@ -139,6 +139,16 @@ def load_experiment(path: Path) -> dict[str, Any]:
     return data
 
 
+def matches_record(path: Path, described: Any, mismatch: str) -> bool:
+    """True if the JSON file ``path`` records ``described``, False if there is none; if it records
+    something else, the error ``mismatch``: a rerun with other settings never mixes into earlier work."""
+    if not path.is_file():
+        return False
+    if json.loads(path.read_text()) != described:
+        raise CulturescopeError(mismatch)
+    return True
+
+
 def open_run(out: Path, described: dict[str, Any]) -> Run:
     """The run directory for this experiment: new, or the same experiment to resume."""
     if (out / MANIFEST).exists():

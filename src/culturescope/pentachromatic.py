@@ -24,6 +24,7 @@ from culturescope.backends import BackboneSpec
 from culturescope.backends.base import Backend, Decoding, Messages
 from culturescope.cache import RequestCache
 from culturescope.errors import CulturescopeError
+from culturescope.experiment import matches_record
 from culturescope.runner import cached_chat, gather_all, progress_bar
 from culturescope.systems.palette import CONTINENTS
 from culturescope.systems.static import prompts
@@ -112,13 +113,11 @@ def _open_output(synthesis: Synthesis, out_dir: Path) -> list[dict[str, Any]]:
     """Check that a rerun in ``out_dir`` is the same synthesis; the records made so far."""
     out_dir.mkdir(parents=True, exist_ok=True)
     settings, described = out_dir / SETTINGS, synthesis.describe()
-    if settings.is_file():
-        if json.loads(settings.read_text()) != described:
-            raise CulturescopeError(
-                f"{out_dir} holds a synthesis with other settings (generator, decoding or prompts); "
-                "use another --out to keep both"
-            )
-    else:
+    mismatch = (
+        f"{out_dir} holds a synthesis with other settings (generator, decoding or prompts); "
+        "use another --out to keep both"
+    )
+    if not matches_record(settings, described, mismatch):
         settings.write_text(json.dumps(described, indent=2))
     records = out_dir / RECORDS
     if records.is_file():  # a record torn by a kill mid-write is dropped; it is made again

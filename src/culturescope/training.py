@@ -10,7 +10,6 @@ uninterrupted one would; the checkpoints are removed once the model is saved.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from culturescope.errors import CulturescopeError
+from culturescope.experiment import digest, matches_record
 from culturescope.systems.palette import CONTINENTS
 from culturescope.systems.static import prompts
 
@@ -130,19 +130,13 @@ def orpo_rows(pairs: Sequence[dict[str, Any]], model: str) -> list[dict[str, Any
 
 
 def _identity(base: Path, rows: list[dict[str, Any]], settings: OrpoSettings) -> dict[str, Any]:
-    data = hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()[:16]
+    data = digest({"rows": rows})
     return {"base": str(base.resolve()), "pairs": len(rows), "data": data, "settings": asdict(settings)}
 
 
-def _check_identity(path: Path, identity: dict[str, Any], what: str) -> bool:
-    """True if ``path`` records this training; an error if it records another; False if absent."""
-    if not path.is_file():
-        return False
-    if json.loads(path.read_text()) != identity:
-        raise CulturescopeError(
-            f"{what} was trained with other data or settings ({path}); use another --out to keep both"
-        )
-    return True
+def _trained_as(path: Path, identity: dict[str, Any], what: str) -> bool:
+    mismatch = f"{what} was trained with other data or settings ({path}); use another --out to keep both"
+    return matches_record(path, identity, mismatch)
 
 
 def is_trained(workspace: Path, model: str) -> bool:
@@ -166,10 +160,10 @@ def train(
         raise CulturescopeError(f"no preference pairs for {model}")
     identity = _identity(base, rows, settings)
     final = workspace / model
-    if _check_identity(final / MARKER, identity, model):
+    if _trained_as(final / MARKER, identity, model):
         return True
     checkpoints = workspace / ".checkpoints" / model
-    if not _check_identity(checkpoints / MARKER, identity, f"{model} (checkpoints)"):
+    if not _trained_as(checkpoints / MARKER, identity, f"{model} (checkpoints)"):
         shutil.rmtree(checkpoints, ignore_errors=True)
         checkpoints.mkdir(parents=True)
         (checkpoints / MARKER).write_text(json.dumps(identity, indent=2))
