@@ -16,7 +16,7 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
 
-from culturescope.backends.base import Backend, Decoding, Messages
+from culturescope.backends.base import Backend, Decoding, Messages, decodes_greedily
 from culturescope.cache import RequestCache
 from culturescope.extract import OK, parse_answer, parse_boxed
 from culturescope.store import Run
@@ -63,11 +63,12 @@ class _Rate(ProgressColumn):
 
 
 def chat_key(backend: Backend, messages: Messages, decoding: Decoding, sample: int) -> str:
-    """The cache key of a chat completion. Greedy decoding (temperature 0) does not depend on the
-    seed, so its key leaves seed and sample out: identical greedy requests (e.g. simulated
-    respondents that differ only in their seed) share one answer."""
+    """The cache key of a chat completion. Greedy decoding does not depend on the seed, so where the
+    backend really decodes greedily its key leaves seed and sample out: identical greedy requests
+    (e.g. simulated respondents that differ only in their seed) share one answer. A backend that
+    samples whatever the temperature (Anthropic) gets a key per sample: each is its own draw."""
     payload = {"backend": backend.id, "mode": "sample", "messages": messages}
-    if decoding.temperature == 0:
+    if decodes_greedily(backend, decoding):
         payload["decoding"] = {k: v for k, v in decoding.as_dict().items() if k != "seed"}
     else:
         payload |= {"decoding": decoding.as_dict(), "sample": sample}

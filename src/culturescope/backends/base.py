@@ -19,8 +19,8 @@ class BackendError(CulturescopeError):
 @dataclass(frozen=True)
 class Decoding:
     """Decoding parameters. Sample ``s`` of a request uses seed ``seed + s`` where seeds exist.
-    Temperature 0 is greedy decoding (``do_sample`` off). A backend uses the knobs it lists in
-    ``Backend.knobs`` and ignores the others."""
+    Temperature 0 is greedy decoding (``do_sample`` off) on a backend that honours ``temperature``.
+    A backend uses the knobs it lists in ``Backend.knobs`` and ignores the others."""
 
     temperature: float = 1.0
     top_p: float = 1.0
@@ -62,3 +62,16 @@ class Backend(Protocol):
 
     async def option_probs(self, messages: Messages, prefix: str, n_options: int) -> np.ndarray:
         """P(code) for codes 1..n_options when the reply starts with ``prefix`` (sums to 1)."""
+
+
+def decodes_greedily(backend: Backend, decoding: Decoding) -> bool:
+    """Whether the backend really decodes ``decoding`` greedily: temperature 0 on a backend that honours
+    ``temperature``. One without that knob (Anthropic's API) samples every request at its own default."""
+    return decoding.temperature == 0 and "temperature" in backend.knobs
+
+
+def applied_decoding(backend: Backend, decoding: Decoding) -> dict:
+    """The decoding the backend actually applies, as recorded with an answer: ``do_sample`` and the
+    values of the knobs it honours."""
+    honoured = {k: v for k, v in decoding.as_dict().items() if k in backend.knobs}
+    return {"do_sample": not decodes_greedily(backend, decoding)} | honoured
