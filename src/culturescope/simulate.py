@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from culturescope.backends import BackboneSpec
-from culturescope.backends.base import Decoding
+from culturescope.backends.base import Decoding, applied_decoding
 from culturescope.cache import RequestCache
 from culturescope.errors import CulturescopeError
 from culturescope.experiment import digest, open_run
@@ -34,6 +34,7 @@ from culturescope.systems.simulation import (
     SIMULATION_SYSTEMS,
     Respondent,
     cao_prompt,
+    check_baseline,
     citizen_prompt,
     conversation,
     draw_respondent,
@@ -61,6 +62,7 @@ class Simulation:
     items: list[str] | None = None  # item ids; None: the whole survey
     seed: int = 0
     choices: dict[str, list] = field(default_factory=dict)  # extra decoding values to draw (beyond the paper)
+    baseline_decoding: str = "greedy"  # without a drawn configuration: greedy (Tables 1, 4) or sampled (§5.1)
 
     def __post_init__(self) -> None:
         if not self.backbones:
@@ -77,9 +79,15 @@ class Simulation:
                 raise CulturescopeError(f"{name} must be at least 1")
         if self.max_memory < 0:
             raise CulturescopeError("max memory must be 0 or more")
+        check_baseline(self.baseline_decoding)
 
     def describe(self, survey: Survey) -> dict[str, Any]:
-        return ({"choices": self.choices} if self.choices else {}) | {
+        """What the run is; settings beyond the defaults of earlier versions only when set, so runs made
+        before them resume (no ``baseline_decoding`` recorded: greedy)."""
+        beyond = {"choices": self.choices} if self.choices else {}
+        if self.baseline_decoding != "greedy":
+            beyond["baseline_decoding"] = self.baseline_decoding
+        return beyond | {
             "survey": survey.name,
             "system": "simulation",
             "cultures": self.cultures,
@@ -119,24 +127,34 @@ async def _respondent(s: Session, system: str, r: Respondent, items: list[Item],
             text = s.stored[key] or ""
         else:
             text = await s.chat(conversation(memory, prompt), r.decoding)
-            trace = r.trace() | {"memory_turns": len(memory)}
+            trace = r.trace() | {"memory_turns": len(memory), "decoding": applied_decoding(s.backend, r.decoding)}
             s.store(system, r.agent, r.culture.code, item, r.index, text, trace=trace)
         if r.memory_limit is not None:
             memory = remember(memory, item, text, r.memory_limit, rng_for(seed, r.culture.code, r.index, k + 1))
         s.progress.advance(task)
 
 
-async def _ccsv(s: Session, request: str, culture: Culture, decoding: Decoding, decodes: int) -> dict[str, Any]:
-    """Initial answer -> ``decodes`` critiques -> ``decodes`` rewrites -> vote; the steps and the final text."""
-    initial = await s.chat([{"role": "user", "content": request}], decoding, 0)
+def ccsv_draws(decodes: int) -> int:
+    """Model calls of one CCSV pass: the initial answer, the critiques, the rewrites and the vote."""
+    return 2 * decodes + 2
+
+
+async def _ccsv(
+    s: Session, request: str, culture: Culture, decoding: Decoding, decodes: int, first: int = 0
+) -> dict[str, Any]:
+    """Initial answer -> ``decodes`` critiques -> ``decodes`` rewrites -> vote; the steps and the final text.
+    Step t is sample ``first + t``: when sampled, every critique and rewrite is its own draw; when greedy
+    (on a backend that honours it) the identical critique requests are one request."""
+    initial = await s.chat([{"role": "user", "content": request}], decoding, first)
     critiques = await asyncio.gather(
-        *(s.chat(ccsv.critique_messages(request, initial, culture), decoding, 1 + j) for j in range(decodes))
+        *(s.chat(ccsv.critique_messages(request, initial, culture), decoding, first + 1 + j) for j in range(decodes))
     )
     rewrite = ccsv.rewrite_messages(request, initial, list(critiques))
-    rewrites = await asyncio.gather(*(s.chat(rewrite, decoding, 1 + decodes + j) for j in range(decodes)))
-    vote = await s.chat(ccsv.vote_messages(request, list(rewrites), culture), decoding, 1 + 2 * decodes)
+    rewrites = await asyncio.gather(*(s.chat(rewrite, decoding, first + 1 + decodes + j) for j in range(decodes)))
+    vote = await s.chat(ccsv.vote_messages(request, list(rewrites), culture), decoding, first + 1 + 2 * decodes)
     chosen = ccsv.read_vote(vote, len(rewrites))
     return {
+        "decoding": applied_decoding(s.backend, decoding),
         "initial": initial,
         "critiques": list(critiques),
         "rewrites": list(rewrites),
@@ -149,7 +167,9 @@ async def _ccsv(s: Session, request: str, culture: Culture, decoding: Decoding, 
 async def _ccsv_single(s: Session, r: Respondent, items: list[Item], decodes: int, task) -> None:
     for item in items:
         if (SINGLE, r.agent, item.id, r.index) not in s.stored:
-            steps = await _ccsv(s, citizen_prompt(r.culture.country, item), r.culture, r.decoding, decodes)
+            # Respondent n's steps are samples n·draws + t: with its seed (base + n) no two draws share a seed.
+            first = r.index * ccsv_draws(decodes)
+            steps = await _ccsv(s, citizen_prompt(r.culture.country, item), r.culture, r.decoding, decodes, first)
             s.store(SINGLE, r.agent, r.culture.code, item, r.index, steps["final"], trace=steps)
         s.progress.advance(task)
 
@@ -159,10 +179,10 @@ async def _ccsv_list(s: Session, culture: Culture, items: list[Item], sim: Simul
     for item in items:
         if (LIST, agent, item.id, 0) not in s.stored:
             request = ccsv.list_prompt(culture, item, sim.respondents)
-            steps = await _ccsv(s, request, culture, fixed_configuration(base), sim.decodes)
+            steps = await _ccsv(s, request, culture, fixed_configuration(base, sim.baseline_decoding), sim.decodes)
             answers = ccsv.split_list(steps["final"], sim.respondents)
             for n in range(sim.respondents):  # missing entries are stored empty (status empty)
-                extra = {"trace": steps} if n == 0 else {}
+                extra = {"trace": steps if n == 0 else {"decoding": steps["decoding"]}}
                 s.store(LIST, agent, culture.code, item, n, answers[n] if n < len(answers) else "", **extra)
         s.progress.advance(task)
 
@@ -205,7 +225,16 @@ def _jobs(s: Session, sim: Simulation, survey: Survey, variant: str, base: Decod
     modifications = DEF_VARIANTS.get(variant, ())
     respondents = [
         draw_respondent(
-            c, n, modifications, base, s.backend.knobs, sim.max_beams, sim.max_memory, sim.seed, sim.choices
+            c,
+            n,
+            modifications,
+            base,
+            s.backend.knobs,
+            sim.max_beams,
+            sim.max_memory,
+            sim.seed,
+            sim.choices,
+            sim.baseline_decoding,
         )
         for c in cultures
         for n in range(sim.respondents)

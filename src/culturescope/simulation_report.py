@@ -16,6 +16,7 @@ from culturescope.analyses.variation import subject_scores, variation_map
 from culturescope.htmlparts import figure, table
 from culturescope.judging import insensitivity
 from culturescope.survey import Mode, Survey
+from culturescope.systems.simulation import baselines_decoded
 
 
 def _table1(prefs) -> str:
@@ -71,8 +72,10 @@ def simulation_parts(
     comps = compared(responses, survey, cultures, mode)
     prefs = score_compared(comps, "kl", survey_dimensions(survey))
     if prefs:
+        decoded = baselines_decoded(responses)
         parts += [
             "<h3>Diversity and KL divergence per value dimension (Table 1)</h3>",
+            f"<p>Baseline decoding: {escape(decoded)}.</p>" if decoded else "",
             _table1(prefs),
             figure(plots.divergence_figure(prefs, "kl"), "Tables 1–2 as a heatmap: KL(model ‖ human), lower is closer"),
         ]

@@ -41,6 +41,7 @@ from culturescope.judging import describe_judging, execute_judging, insensitivit
 from culturescope.rephrase import rephrase_survey
 from culturescope.simulate import Simulation, default_dir, execute_simulation
 from culturescope.systems.judge import CATEGORIES
+from culturescope.systems.simulation import baselines_decoded
 
 simulate_app = typer.Typer(
     help="Survey response simulation (DEF paper): simulated respondents, baselines, preference "
@@ -113,6 +114,14 @@ def run(
     max_tokens: Annotated[
         Optional[int], typer.Option(help="New tokens per answer (paper: 512; embedded default 64).")
     ] = None,
+    baseline_decoding: Annotated[
+        str,
+        typer.Option(
+            help="How respondents without a drawn configuration decode (none, cao, ccsv-single, ccsv-list, "
+            "def-no-config): greedy (default; the zero diversity of Tables 1 and 4) or sampled (§5.1: "
+            "do_sample on, temperature 1)."
+        ),
+    ] = "greedy",
     out_dir: Annotated[
         Optional[Path],
         typer.Option("--out", help="Run directory (default: runs/simulate-<cultures>-<hash>); rerun to resume."),
@@ -132,6 +141,8 @@ def run(
       culturescope simulate run --variant def,def-no-prompt,def-no-config,def-no-memory,none --only Q1,Q46
 
       culturescope simulate run --variant cao,ccsv-single,ccsv-list -b openai:gpt-4o-mini
+
+      culturescope simulate run --variant none,cao,ccsv-single --baseline-decoding sampled --per-dimension 1
     """
     check_divergence(measure)
     survey = load_survey_options(items, reference, cultures_file)
@@ -150,6 +161,7 @@ def run(
         items=item_selection(survey, only, per_dimension),
         seed=seed,
         choices=_choices(temperature=temperatures, top_p=top_ps, top_k=top_ks),
+        baseline_decoding=baseline_decoding,
     )
     out_dir = out_dir or default_dir(sim, survey)
     err = Console(stderr=True, soft_wrap=True)
@@ -164,9 +176,11 @@ def _print_table(responses, survey, cultures, mode, measure, dimension_of, as_js
     if not found:
         raise CulturescopeError("no item of these runs has human answers for the chosen cultures")
     rows = table1(found)
+    decoded = baselines_decoded(responses)
     emit(
         rows,
-        f"Diversity and {measure.upper()} divergence per value dimension (model ‖ human), {mode} human data",
+        f"Diversity and {measure.upper()} divergence per value dimension (model ‖ human), {mode} human data"
+        + (f"; baseline decoding: {decoded}" if decoded else ""),
         as_json,
         ["infinite divergences recorded as the largest finite one + 1 (§4.2.1); lower is closer to the humans"],
     )

@@ -43,6 +43,15 @@ DEF_VARIANTS = {
 #: Every system ``culturescope simulate`` makes: DEF and its ablations, the baselines, and one agent's
 #: option distribution.
 SIMULATION_SYSTEMS = (*DEF_VARIANTS, "cao", "ccsv-single", "ccsv-list", "probs")
+#: How respondents without a drawn configuration decode (see :func:`fixed_configuration`).
+BASELINE_DECODINGS = ("greedy", "sampled")
+#: The variants whose respondents decode that way: the baselines, and DEF without its configuration.
+FIXED_DECODING_VARIANTS = (
+    *(v for v, mods in DEF_VARIANTS.items() if "config" not in mods),
+    "cao",
+    "ccsv-single",
+    "ccsv-list",
+)
 #: Systems scored as answer distributions against answer shares (simulations and the palette's methods),
 #: not as one answer per culture against the majority.
 DISTRIBUTION_SYSTEMS = (*SIMULATION_SYSTEMS, *PALETTE_METHODS)
@@ -105,9 +114,11 @@ def draw_respondent(
     max_memory: int = 15,
     seed: int = 0,
     choices: dict[str, list] | None = None,
+    baseline: str = "greedy",
 ) -> Respondent:
     """Algorithm 1's initialization for respondent ``index``: l, b and s, and the location. ``choices``
-    (beyond the paper) lists values of ``temperature``, ``top_p`` or ``top_k`` to draw from as well."""
+    (beyond the paper) lists values of ``temperature``, ``top_p`` or ``top_k`` to draw from as well;
+    ``baseline`` is the decoding without the configuration modification (:func:`fixed_configuration`)."""
     choices = choices or {}
     rng = rng_for(seed, culture.code, index)
     location = None
@@ -117,7 +128,7 @@ def draw_respondent(
             names = list(regions["regions"])
             weights = np.array(list(regions["regions"].values()))
             location = names[rng.choice(len(names), p=weights / weights.sum())]
-    decoding, config = replace(fixed_configuration(base), seed=base.seed + index), {}
+    decoding, config = replace(fixed_configuration(base, baseline), seed=base.seed + index), {}
     if "config" in modifications:
         if "temperature" in knobs:
             config["do_sample"] = bool(rng.integers(2))
@@ -134,12 +145,40 @@ def draw_respondent(
     return Respondent(culture, index, location, decoding, memory_limit, config)
 
 
-def fixed_configuration(base: Decoding) -> Decoding:
-    """The decoding of a respondent without the configuration modification, and of the baselines:
-    greedy (``do_sample`` off, one beam). Only deterministic decoding gives the zero diversity the
-    paper reports for Cao et al., CCSV-single (Table 1) and the unmodified model (Table 4, "None");
-    ``base.temperature`` (§5.1: 1) is the temperature of a respondent whose drawn ``do_sample`` is on."""
-    return replace(base, temperature=0.0)
+def fixed_configuration(base: Decoding, baseline: str = "greedy") -> Decoding:
+    """The decoding of a respondent without the configuration modification, and of the baselines.
+    ``greedy`` (default; ``do_sample`` off, one beam): only deterministic decoding gives the zero
+    diversity the paper reports for Cao et al., CCSV-single (Table 1) and the unmodified model (Table 4,
+    "None"). ``sampled``: §5.1 read literally ("do_sample = true, temperature 1 for all datasets and the
+    baselines"): ``base`` itself. ``base.temperature`` (§5.1: 1) is also the temperature of a
+    respondent whose drawn ``do_sample`` is on."""
+    return base if check_baseline(baseline) == "sampled" else replace(base, temperature=0.0)
+
+
+def check_baseline(baseline: str) -> str:
+    """``baseline`` if it names one of :data:`BASELINE_DECODINGS`, else the error that says so."""
+    if baseline not in BASELINE_DECODINGS:
+        raise CulturescopeError(f"unknown baseline decoding {baseline!r}; use {' or '.join(BASELINE_DECODINGS)}")
+    return baseline
+
+
+def baselines_decoded(responses: pd.DataFrame) -> str | None:
+    """How the backends decoded the responses of :data:`FIXED_DECODING_VARIANTS`, read from each row's
+    recorded decoding: "greedy", "sampled", or per backbone and system where they differ; None
+    without such rows. Rows made before the decoding was recorded say "not recorded"."""
+    rows = responses[responses["system"].isin(FIXED_DECODING_VARIANTS)]
+    if rows.empty:
+        return None
+
+    def label(trace) -> str:
+        applied = trace.get("decoding") if isinstance(trace, dict) else None
+        return "not recorded" if applied is None else "sampled" if applied["do_sample"] else "greedy"
+
+    labels = rows["trace"].map(label).groupby([rows["backbone"], rows["system"]], sort=True)
+    found = labels.agg(lambda x: " and ".join(sorted(set(x))))
+    if found.nunique() == 1:
+        return str(found.iloc[0])
+    return ", ".join(f"{backbone} · {system} {how}" for (backbone, system), how in found.items())
 
 
 def _pick(rng: np.random.Generator, values: list | None, default):
