@@ -54,11 +54,19 @@ def js(p: np.ndarray, q: np.ndarray, bits: bool = True) -> np.ndarray:
     return nats / np.log(2) if bits else nats
 
 
-def s_align(p_gen: np.ndarray, p_gold: np.ndarray) -> np.ndarray:
-    """Cultural Palette's alignment score (seed 001, eq. 5): (1 − ½KL(P_gen‖M) − ½KL(P_gold‖M)) × 100.
-    The KL of eq. 5 is read in nats, as written: identical distributions score 100 and disjoint
-    ones the bound (1 − ln 2) × 100 = 30.69."""
-    return (1 - js(p_gen, p_gold, bits=False)) * 100
+#: S_align's Jensen–Shannon: eq. 5 as printed (the divergence) or the text's "distance" (its square root).
+S_ALIGN_JS = ("divergence", "distance")
+
+
+def s_align(p_gen: np.ndarray, p_gold: np.ndarray, js_as: str = "divergence") -> np.ndarray:
+    """Cultural Palette's alignment score (seed 001, eq. 5): (1 − ½KL(P_gen‖M) − ½KL(P_gold‖M)) × 100,
+    the KL in nats as written: identical distributions score 100, disjoint ones (1 − ln 2) × 100 = 30.69.
+    The paper's text calls the measure the Jensen–Shannon *distance*; ``js_as="distance"`` takes the
+    square root of the divergence (``scipy.spatial.distance.jensenshannon``), bound (1 − √ln 2) × 100 = 16.74."""
+    if js_as not in S_ALIGN_JS:
+        raise CulturescopeError(f"unknown Jensen–Shannon reading {js_as!r}; use {' or '.join(S_ALIGN_JS)}")
+    value = js(p_gen, p_gold, bits=False)
+    return (1 - (np.sqrt(np.maximum(value, 0)) if js_as == "distance" else value)) * 100  # rounding can make 0 negative
 
 
 def check_divergence(name: str) -> None:
