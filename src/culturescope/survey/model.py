@@ -117,9 +117,13 @@ class Survey:
         In ``strict`` mode the codes of zero-based items are shifted to the prompt's 1..n numbering.
         """
         dist = self.shares.get(country, {}).get(item_id, {})
-        if mode == "strict" and item_id in self._zero_based():
-            return {code + 1: share for code, share in dist.items()}
-        return dict(dist)
+        return self.on_options(item_id, dist) if mode == "strict" else dict(dist)
+
+    def on_options(self, item_id: str, dist: dict[int, float]) -> dict[int, float]:
+        """Shares keyed by the prompt's option numbers 1..n: a zero-based item's codes shifted by +1
+        (the strict reading; every distribution score reads shares this way)."""
+        shift = 1 if item_id in self._zero_based() else 0
+        return {code + shift: share for code, share in dist.items()}
 
     def majority(self, country: str, item_id: str, mode: Mode = "faithful") -> int | None:
         """The majority answer code, or None without data.
