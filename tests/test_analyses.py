@@ -1,4 +1,5 @@
 import itertools
+import json
 import math
 
 import numpy as np
@@ -6,14 +7,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from clitools import cli
 from culturescope import metrics
 from culturescope.analyses.landscape import Landscape, landscape
 from culturescope.analyses.mixed import mixed_backbones, pareto_front
 from culturescope.analyses.subsets import max_by_size, subsets
 from culturescope.analyses.uncertainty import bootstrap
 from culturescope.survey import PAPER_CULTURES, wvs7
-from loop_metrics import as_dicts, loop_diversity
-from synthetic import synthetic_answers
+from loop_metrics import as_dicts, loop_distance, loop_diversity
+from synthetic import synthetic_answers, write_reference_outputs
 
 
 def random_system(rng, B, N, K, holes=0.1):
@@ -155,3 +157,70 @@ def test_landscape_pearson_by_hand():
     mu = s.majority_matrix(PAPER_CULTURES)
     two = landscape({"human": mu[None], "twice": np.stack([mu, mu])}, mu, s.deltas)
     assert list(two.alignment) == [1.0, 1.0] and math.isnan(two.pearson())
+
+
+@pytest.fixture(scope="module")
+def nineteen(tmp_path_factory):
+    """Published-outputs layout: two backbones with all 19 cultures (one file has lost a line), one
+    with the paper's five only; imported with ``culturescope import``."""
+    s = wvs7()
+    cultures = [c.code for c in s.cultures]
+    X = synthetic_answers(3, cultures, seed=21)
+    root = tmp_path_factory.mktemp("nineteen")
+    src = root / "outputs"
+    src.mkdir()
+    write_reference_outputs(src, X[:2], cultures, ["gpt-5.4", "claude-opus-4.7"])
+    five = [cultures.index(c) for c in PAPER_CULTURES]
+    write_reference_outputs(src, X[2:, five], PAPER_CULTURES, ["grok-3"])
+    ken = src / "gpt-5.4_KEN_system.jsonl"
+    lines = ken.read_text().splitlines()
+    ken.write_text("\n".join(lines[:40] + lines[41:]) + "\n")
+    X[0, cultures.index("KEN"), 40] = np.nan
+    assert cli("import", str(src), str(root / "run")).returncode == 0
+    return root / "run", cultures, X[0], s.majority_matrix(cultures, "faithful"), s.deltas
+
+
+def brute_best(X, delta, k):
+    """(best mean pairwise distance over all k-subsets, its members), by loops over pairs and subsets."""
+    answers = as_dicts(X)
+    dist = {
+        (i, j): loop_distance(answers[i], answers[j], list(delta)) for i, j in itertools.combinations(range(len(X)), 2)
+    }
+    return max(
+        (float(np.mean([dist[p] for p in itertools.combinations(m, 2)])), m)
+        for m in itertools.combinations(range(len(X)), k)
+    )
+
+
+def analyze_json(*args):
+    result = cli("analyze", *args, "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_subsets_and_agent_count_use_every_culture_the_system_answered(nineteen):
+    run, cultures, X, mu, delta = nineteen
+    best, members = brute_best(X, delta, 5)
+    human_best, human_members = brute_best(mu, delta, 5)
+    named = ",".join(cultures[i] for i in members)
+    out = analyze_json("subsets", str(run), "--system", "gpt-5.4", "--k", "5", "--top", "3")
+    assert out["notes"][0] == f"gpt-5.4: 19 cultures ({','.join(cultures)})"
+    assert out["notes"][1].startswith("11,628 subsets of 5;")
+    assert out["rows"][0]["cultures"] == named and out["rows"][0]["diversity_p"] == pytest.approx(100 * best)
+    assert out["notes"][2].startswith(f"best 5-culture subset of gpt-5.4: Diversity_P {100 * best:.2f} (")
+    assert out["notes"][3].startswith(
+        f"human maximum at k = 5: Diversity_P {100 * human_best:.2f}, {','.join(cultures[i] for i in human_members)};"
+    )
+    rows = analyze_json("agents", str(run), "--system", "gpt-5.4")["rows"]
+    assert [r["k"] for r in rows] == list(range(2, 20))
+    assert rows[3]["system_p"] == pytest.approx(100 * best) and rows[3]["human_p"] == pytest.approx(100 * human_best)
+    assert rows[3]["gap_p"] == pytest.approx(100 * (best - human_best))  # points, as Fig. 3b plots it
+    everyone = brute_best(X, delta, 19)[0]
+    assert rows[-1]["system_p"] == pytest.approx(100 * everyone)
+    relative = analyze_json("agents", str(run), "--system", "gpt-5.4", "--gap", "relative")["rows"]
+    assert relative[3]["gap_p_%"] == pytest.approx(100 * (best - human_best) / human_best)
+    five = analyze_json("agents", str(run), "--system", "grok-3")
+    assert [r["k"] for r in five["rows"]] == [2, 3, 4, 5]
+    assert five["notes"][0].startswith("grok-3: 5 cultures (BRA,CHN,MEX,NGA,NZL); not in this analysis: AUS,BOL,CAN")
+    bad = cli("analyze", "subsets", str(run), "--system", "grok-3", "--cultures", "BRA,CHN,ETH")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "ETH" in bad.stderr, bad.stderr

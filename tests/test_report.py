@@ -54,7 +54,7 @@ def test_analyze_commands(run_dir):
     assert {r["configuration"] for r in mixed["rows"]} >= {"alignment-optimal", "diversity-optimal"}
     assert mixed["notes"][0].startswith("243 assignments")
     sub = analyze("subsets", str(run_dir), "--system", "beta", "--k", "3", "--top", "5")
-    assert len(sub["rows"]) == 5 and sub["notes"][0].startswith("35 subsets")
+    assert len(sub["rows"]) == 5 and sub["notes"][1].startswith("35 subsets of 3")
     assert sub["rows"][0]["diversity_p"] >= sub["rows"][-1]["diversity_p"]
     agents = analyze("agents", str(run_dir), "--system", "gamma")
     assert [r["k"] for r in agents["rows"]] == list(range(2, 8))

@@ -135,7 +135,7 @@ def agent_count_figure(per_system: dict[str, AgentCount]):
     """Fig. 3b: relative system–human gap of the maximum Diversity_P over all k-subsets, vs k."""
     fig, ax = plt.subplots(figsize=(4.2, 3.0))
     for n, (label, ac) in enumerate(per_system.items()):
-        ax.plot(ac.k, 100 * ac.gap_p, marker="o", ms=3, lw=1.2, color=COLORS[n % 10], label=label)
+        ax.plot(ac.k, 100 * ac.gap("p", relative=True), marker="o", ms=3, lw=1.2, color=COLORS[n % 10], label=label)
     ax.axhline(0, color="gray", lw=0.6)
     ax.set(xlabel="agent count k", ylabel="(system − human) / human, % of max Diversity$_P$")
     ax.legend(frameon=False, fontsize=6.5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -15,6 +16,7 @@ from culturescope.analyses.mixed import mixed_backbones
 from culturescope.analyses.subsets import AgentCount, max_by_size, subsets
 from culturescope.analyses.uncertainty import bootstrap
 from culturescope.cli.common import (
+    AnsweredCulturesOpt,
     CulturesFileOpt,
     CulturesOpt,
     ItemsOpt,
@@ -119,81 +121,99 @@ def analyze_mixed(
     emit(rows, "Mixed backbones: highlighted configurations (×100)", json_, notes)
 
 
+def _cultures_note(system: str, chosen: list[str], survey) -> str:
+    unused = [c.code for c in survey.cultures if c.code not in chosen]
+    return f"{system}: {len(chosen)} cultures ({','.join(chosen)})" + (
+        f"; not in this analysis: {','.join(unused)}" if unused else ""
+    )
+
+
 @analyze_app.command("subsets")
 def analyze_subsets(
     runs: RunsArg,
     system: Annotated[str, typer.Option(help="The system (backbone) to analyze.")],
     k: Annotated[int, typer.Option(help="Subset size.")] = 5,
     top: Annotated[int, typer.Option(help="Rows to show.")] = 10,
-    cultures: CulturesOpt = None,
+    cultures: AnsweredCulturesOpt = None,
     mode: ModeOpt = Mode.faithful,
     json_: JsonOpt = False,
     items: ItemsOpt = None,
     reference: ReferenceOpt = None,
     cultures_file: CulturesFileOpt = None,
 ) -> None:
-    """Diversity of every k-culture subset for one system, beside the human reference (§5.3, Fig. 3a)."""
-    chosen, D_system, D_human = culture_distances(
-        runs, system, cultures, mode.value, load_survey_options(items, reference, cultures_file)
-    )
+    """Diversity of every k-culture subset of the cultures the system answered (all 19 in the paper),
+    the best subset's and the human reference's best (§5.3, Fig. 3a)."""
+    survey = load_survey_options(items, reference, cultures_file)
+    chosen, D_system, D_human = culture_distances(runs, system, cultures, mode.value, survey)
     if not 2 <= k <= len(chosen):
         raise CulturescopeError(f"k must be between 2 and {len(chosen)} (the number of cultures)")
     res, hum = subsets(D_system, k), subsets(D_human, k)
-    order = np.argsort(-res.diversity_p)[:top]
+    named = lambda m: ",".join(chosen[i] for i in m)  # noqa: E731
     rows = [
         {
-            "cultures": ",".join(chosen[i] for i in res.members[m]),
+            "rank": rank,
+            "cultures": named(res.members[m]),
             "diversity_p": 100 * res.diversity_p[m],
             "diversity_s": 100 * res.diversity_s[m],
             "human_p": 100 * hum.diversity_p[m],
         }
-        for m in order
+        for rank, m in enumerate(np.argsort(-res.diversity_p, kind="stable")[:top], start=1)
     ]
-    q = np.percentile(100 * res.diversity_p, [0, 50, 100])
+    best, human = res.best(), hum.best()
+    q = np.nanpercentile(100 * res.diversity_p, [0, 50, 100])
     notes = [
-        f"{len(res.members):,} subsets; Diversity_P min {q[0]:.2f}, median {q[1]:.2f}, max {q[2]:.2f} "
-        f"(human max {100 * hum.diversity_p.max():.2f})"
+        _cultures_note(system, chosen, survey),
+        f"{len(res.members):,} subsets of {k}; Diversity_P min {q[0]:.2f}, median {q[1]:.2f}, max {q[2]:.2f}",
+        f"best {k}-culture subset of {system}: Diversity_P {100 * res.diversity_p[best]:.2f} "
+        f"(Diversity_S {100 * res.diversity_s[best]:.2f}), {named(res.members[best])}",
+        f"human maximum at k = {k}: Diversity_P {100 * hum.diversity_p[human]:.2f}, {named(hum.members[human])}; "
+        f"system − human {100 * (res.diversity_p[best] - hum.diversity_p[human]):+.2f} points",
     ]
-    emit(rows, f"Most diverse {k}-culture subsets of {system} (×100)", json_, notes)
+    emit(rows, f"Most diverse {k}-culture subsets of {system} out of {len(chosen)} cultures (×100)", json_, notes)
+
+
+class Gap(str, Enum):
+    absolute = "absolute"
+    relative = "relative"
 
 
 @analyze_app.command("agents")
 def analyze_agents(
     runs: RunsArg,
     system: Annotated[str, typer.Option(help="The system (backbone) to analyze.")],
-    cultures: CulturesOpt = None,
+    gap: Annotated[
+        Gap, typer.Option(help="absolute: system max − human max in points (Fig. 3b); relative: in % of the human max.")
+    ] = Gap.absolute,
+    cultures: AnsweredCulturesOpt = None,
     mode: ModeOpt = Mode.faithful,
     json_: JsonOpt = False,
     items: ItemsOpt = None,
     reference: ReferenceOpt = None,
     cultures_file: CulturesFileOpt = None,
 ) -> None:
-    """Maximum diversity over all k-subsets for k = 2..C, system vs human, and the relative gap (Fig. 3b)."""
-    _, D_system, D_human = culture_distances(
-        runs, system, cultures, mode.value, load_survey_options(items, reference, cultures_file)
-    )
+    """Maximum diversity over all k-subsets of the cultures the system answered, k = 2..C, system vs
+    human, and the gap (§5.3, Fig. 3b)."""
+    survey = load_survey_options(items, reference, cultures_file)
+    chosen, D_system, D_human = culture_distances(runs, system, cultures, mode.value, survey)
+    if len(chosen) < 2:
+        raise CulturescopeError(f"{system} answered one culture ({chosen[0]}); agent counts need at least two")
     ac = AgentCount(max_by_size(D_system), max_by_size(D_human))
-    rows = [
-        {
-            "k": int(k),
-            "system_p": 100 * sp,
-            "human_p": 100 * hp,
-            "gap_p_%": 100 * gp,
-            "system_s": 100 * ss,
-            "human_s": 100 * hs,
-            "gap_s_%": 100 * gs,
-        }
-        for k, sp, hp, gp, ss, hs, gs in zip(
-            ac.k,
-            ac.system.diversity_p,
-            ac.human.diversity_p,
-            ac.gap_p,
-            ac.system.diversity_s,
-            ac.human.diversity_s,
-            ac.gap_s,
-        )
+    relative = gap is Gap.relative
+    unit = "_%" if relative else ""
+    columns = {
+        "system_p": ac.system.diversity_p,
+        "human_p": ac.human.diversity_p,
+        f"gap_p{unit}": ac.gap("p", relative),
+        "system_s": ac.system.diversity_s,
+        "human_s": ac.human.diversity_s,
+        f"gap_s{unit}": ac.gap("s", relative),
+    }
+    rows = [{"k": int(k), **{c: 100 * float(v[n]) for c, v in columns.items()}} for n, k in enumerate(ac.k)]
+    notes = [
+        _cultures_note(system, chosen, survey),
+        "gap = " + ("(system max − human max) / human max, in %" if relative else "system max − human max, in points"),
     ]
-    emit(rows, f"Agent count: maximum diversity over all k-subsets, {system} vs human (×100)", json_)
+    emit(rows, f"Agent count: maximum diversity over all k-subsets, {system} vs human (×100)", json_, notes)
 
 
 @analyze_app.command("bootstrap")

@@ -17,9 +17,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from culturescope import metrics
 from culturescope.analyses.dynamics import exposure_dynamics
 from culturescope.analyses.landscape import select_systems, system_answers
+from culturescope.analyses.subsets import culture_distances as subset_distances
+from culturescope.analyses.subsets import own_cultures
 from culturescope.errors import CulturescopeError
 from culturescope.evaluate import SystemScore
 from culturescope.store import Run
@@ -229,14 +230,14 @@ def chosen_systems(names: str, systems: dict) -> list[str]:
 
 
 def culture_distances(runs: list[Path], system: str, cultures: str | None, mode: str, survey: Survey):
-    """The cultures, and the distances between one system's culture agents and between the humans'."""
-    _, chosen, systems = systems_of(runs, cultures, mode, survey)
-    (name,) = chosen_systems(system, systems)
-    return (
-        chosen,
-        metrics.pairwise_distances(systems[name][0], survey.deltas),
-        metrics.pairwise_distances(survey.majority_matrix(chosen, mode), survey.deltas),
-    )
+    """One system's cultures, by default every culture it answered (the paper's §5.3 uses all 19, not
+    only those every system answered), and the distances between its culture agents and the humans'."""
+    _, responses = load_runs(runs)
+    own = own_cultures(responses, survey)
+    (name,) = select_systems([system], own)
+    rows, answered = own[name]
+    chosen = survey.resolve_cultures(cultures, answered)
+    return (chosen, *subset_distances(rows, survey, chosen, mode))
 
 
 def print_dynamics(responses: pd.DataFrame, survey: Survey, cultures: str | None, mode: str, json_: bool) -> None:
