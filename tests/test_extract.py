@@ -28,18 +28,18 @@ from culturescope.extract import parse_boxed
         (None, None, "no_box"),
     ],
 )
-def test_parse_boxed(text, answer, status):
-    parsed = parse_boxed(text)
+def test_parse_boxed_strict(text, answer, status):
+    parsed = parse_boxed(text, reading="strict")
     assert (parsed.answer, parsed.status) == (answer, status)
 
 
 def test_unbalanced_last_box_falls_back_to_previous_complete_one():
-    assert parse_boxed(r"\boxed{2} then \boxed{4").answer == 2
+    assert parse_boxed(r"\boxed{2} then \boxed{4", reading="strict").answer == 2
 
 
-def test_range_check_keeps_the_integer():
-    assert parse_boxed(r"\boxed{5}", n_options=4) == parse_boxed(r"\boxed{5}", 4)
-    parsed = parse_boxed(r"\boxed{5}", n_options=4)
+@pytest.mark.parametrize("reading", ["faithful", "strict"])
+def test_range_check_keeps_the_integer(reading):
+    parsed = parse_boxed(r"\boxed{5}", n_options=4, reading=reading)
     assert (parsed.answer, parsed.status) == (5, "out_of_range")
-    assert parse_boxed(r"\boxed{0}", n_options=4).status == "out_of_range"
-    assert parse_boxed(r"\boxed{4}", n_options=4).status == "ok"
+    assert parse_boxed(r"\boxed{0}", n_options=4, reading=reading).status == "out_of_range"
+    assert parse_boxed(r"\boxed{4}", n_options=4, reading=reading).status == "ok"

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
 from culturescope import metrics
 from culturescope.errors import CulturescopeError
-from culturescope.extract import OK, OUT_OF_RANGE
+from culturescope.extract import OK, OUT_OF_RANGE, parse_boxed
 from culturescope.survey import Mode, Survey
+from culturescope.systems.exposure import SYSTEM as EXPOSURE
 from culturescope.systems.simulation import without_simulations
 
 HUMAN = "human reference"
+BOXED_SYSTEMS = ("static", EXPOSURE)  # answered in text to the \boxed{n} prompt
+_parse = lru_cache(maxsize=1 << 18)(parse_boxed)  # scoring reads the same rows more than once
 
 
 @dataclass(frozen=True)
@@ -55,9 +59,34 @@ def usable(status: pd.Series, mode: Mode) -> pd.Series:
     return status.isin([OK, OUT_OF_RANGE] if mode == "faithful" else [OK])
 
 
+def read_answers(responses: pd.DataFrame, survey: Survey, mode: Mode) -> pd.DataFrame:
+    """The responses with ``answer`` and ``status`` of every text answer to the ``\\boxed{n}`` prompt
+    parsed again from ``raw`` under ``mode``'s reading (``extract.parse_boxed``): faithful is the
+    reference implementation's parser, strict the tolerant one. A run stores one reading (runs made
+    before the two existed, the tolerant one), so any run is scored under either without importing
+    or asking again. Rows without raw text, distributions and other prompts keep what they store."""
+    text = (
+        responses["system"].isin(BOXED_SYSTEMS)
+        & responses["probs"].isna()
+        & responses["raw"].map(lambda r: isinstance(r, str))
+        & responses["item"].isin(survey.item_ids)
+    )
+    if not text.any():
+        return responses
+    rows = responses[text]
+    parsed = [_parse(raw, len(survey.item(i).options), mode) for raw, i in zip(rows["raw"], rows["item"])]
+    out = responses.copy()
+    out["answer"] = out["answer"].astype(float)
+    out.loc[text, "answer"] = [np.nan if p.answer is None else float(p.answer) for p in parsed]
+    out.loc[text, "status"] = [p.status for p in parsed]
+    return out
+
+
 def answer_matrix(responses: pd.DataFrame, survey: Survey, agents: list[str], mode: Mode) -> np.ndarray:
-    """``X[agent, item]`` from the responses of one system, round and sample; NaN where missing."""
+    """``X[agent, item]`` from the responses of one system, round and sample, read under ``mode``
+    (:func:`read_answers`); NaN where missing."""
     X = np.full((len(agents), len(survey.items)), np.nan)
+    responses = read_answers(responses, survey, mode)
     rows = responses[usable(responses["status"], mode) & responses["agent"].isin(agents)]
     a = rows["agent"].map({ag: i for i, ag in enumerate(agents)}).to_numpy(int)
     k = rows["item"].map(survey.item_index).to_numpy(int)
@@ -114,7 +143,7 @@ def evaluate_responses(
             for _, sample in group.groupby("sample")
         ]
         a, dp, ds = (float(np.mean(col)) for col in zip(*scores))
-        ok = group[usable(group["status"], mode)]
+        ok = group[usable(read_answers(group, survey, mode)["status"], mode)]
         out.append(
             SystemScore(
                 str(backbone),

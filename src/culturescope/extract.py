@@ -1,25 +1,37 @@
 """Pull the answer code out of a model's text: the ``\\boxed{n}`` format of the Beyond-Alignment
 prompt, and the "Answer: ... Explanation: ..." format of the DEF citizen prompt.
 
-The last ``\\boxed{...}`` wins (models often restate the format before answering). Inside the box,
-``\\text{}``-style wrappers, math delimiters and spacing commands are removed; what remains must be
-an integer, otherwise the answer is a failure. Failures keep their status and the raw text stays
-in the response table, so nothing is dropped silently.
+``\\boxed{n}`` has two readings (``docs/data.md``):
+
+- ``faithful`` (the default), the reference implementation's parser: the last ``\\boxed{`` and its
+  brace-matched content, lowercased, ``\\text{...}`` wrappers and then every backslash removed, read
+  by Python's ``int()`` (surrounding whitespace, a sign and ``_`` between digits pass, as there);
+  anything else is no answer.
+- ``strict``, the tolerant human reading: the last *complete* box wins; ``\\text{}``-style wrappers,
+  math delimiters (``$``, ``\\(``) and spacing commands are removed and one trailing period is
+  allowed; what remains must be a plain integer.
+
+Failures keep their status and the raw text stays in the response table, so nothing is dropped
+silently; a run can be read again under the other reading without asking the model again.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 #: Parse statuses. ``ok`` and ``out_of_range`` carry an integer; the others carry none.
 OK, OUT_OF_RANGE, NO_BOX, NOT_INTEGER, EMPTY = "ok", "out_of_range", "no_box", "not_integer", "empty"
 NO_OPTION = "no_option"
 
+Reading = Literal["faithful", "strict"]
+
 _BOX = re.compile(r"\\boxed\s*\{")
 _WRAPPER = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mbox|emph)\s*\{([^{}]*)\}")
 _NOISE = re.compile(r"\$|\\[()\[\]]|\\[,;:! ]|\\quad|\\qquad|~")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
+_TEXT = re.compile(r"\\text\{([^{}]*)\}")
 _ANSWER = re.compile(r"Answer\s*:", re.IGNORECASE)
 _EXPLANATION = re.compile(r"Explanation\s*:", re.IGNORECASE)
 
@@ -30,17 +42,25 @@ class Parsed:
     status: str
 
 
+def _braced(text: str, start: int) -> str | None:
+    """The text from ``start`` to the brace that closes an already open one, or None if none does."""
+    depth = 1
+    for pos in range(start, len(text)):
+        if text[pos] == "{":
+            depth += 1
+        elif text[pos] == "}":
+            depth -= 1
+            if depth == 0:
+                return text[start:pos]
+    return None
+
+
 def last_boxed(text: str) -> str | None:
-    """Content of the last ``\\boxed{...}`` with balanced braces, or None when there is none."""
+    """Content of the last complete ``\\boxed{...}`` (balanced braces), or None when there is none."""
     for match in reversed(list(_BOX.finditer(text))):
-        depth, start = 1, match.end()
-        for pos in range(start, len(text)):
-            if text[pos] == "{":
-                depth += 1
-            elif text[pos] == "}":
-                depth -= 1
-                if depth == 0:
-                    return text[start:pos]
+        content = _braced(text, match.end())
+        if content is not None:
+            return content
     return None
 
 
@@ -53,21 +73,43 @@ def clean_latex(content: str) -> str:
     return content.rstrip(".").strip()
 
 
-def parse_boxed(text: str | None, n_options: int | None = None) -> Parsed:
-    """Parse one response. With ``n_options``, an integer outside 1..n_options is ``out_of_range``
-    (kept: the reference implementation scores it as-is; strict evaluation drops it)."""
-    content = last_boxed(text or "")
+def _strict(text: str) -> tuple[int | None, str]:
+    content = last_boxed(text)
     if content is None:
-        return Parsed(None, NO_BOX)
+        return None, NO_BOX
     content = clean_latex(content)
     if not content:
-        return Parsed(None, EMPTY)
+        return None, EMPTY
     if not _INTEGER.fullmatch(content):
-        return Parsed(None, NOT_INTEGER)
-    value = int(content)
-    if n_options is not None and not 1 <= value <= n_options:
+        return None, NOT_INTEGER
+    return int(content), OK
+
+
+def _faithful(text: str) -> tuple[int | None, str]:
+    start = text.rfind("\\boxed{")
+    content = None if start < 0 else _braced(text, start + len("\\boxed{"))
+    if content is None:
+        return None, NO_BOX
+    content = content.lower()
+    previous = None
+    while previous != content:
+        previous, content = content, _TEXT.sub(r"\1", content)
+    content = content.replace("\\", "")
+    if not content.strip():
+        return None, EMPTY
+    try:
+        return int(content), OK
+    except ValueError:
+        return None, NOT_INTEGER
+
+
+def parse_boxed(text: str | None, n_options: int | None = None, reading: Reading = "faithful") -> Parsed:
+    """Parse one response under ``reading``. With ``n_options``, an integer outside 1..n_options is
+    ``out_of_range`` (kept: the reference implementation scores it as-is; strict evaluation drops it)."""
+    value, status = (_faithful if reading == "faithful" else _strict)(text if isinstance(text, str) else "")
+    if value is not None and n_options is not None and not 1 <= value <= n_options:
         return Parsed(value, OUT_OF_RANGE)
-    return Parsed(value, OK)
+    return Parsed(value, status)
 
 
 def parse_answer(text: str | None, options: tuple[str, ...]) -> Parsed:

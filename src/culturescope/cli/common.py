@@ -73,8 +73,9 @@ CulturesFileOpt = Annotated[
 ModeOpt = Annotated[
     Mode,
     typer.Option(
-        help="faithful: read the human data as the paper's reference code does; strict: fix its quirks "
-        "(0-based codes, ties, out-of-range answers). See docs/data.md."
+        help="faithful: read the human data and the models' \\boxed{n} replies as the paper's reference code "
+        "does; strict: fix its quirks (0-based codes, ties, out-of-range answers) and read replies tolerantly "
+        "(\\boxed{4.}, \\boxed{$3$}). See docs/data.md."
     ),
 ]
 
