@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from html import escape
+from math import comb
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from culturescope.analyses.dynamics import exposure_dynamics
 from culturescope.analyses.landscape import landscape, select_systems, system_answers
 from culturescope.analyses.mixed import mixed_backbones
 from culturescope.analyses.profiles import GroupShares
-from culturescope.analyses.subsets import AgentCount, max_by_size, subsets
+from culturescope.analyses.subsets import AgentCount, culture_distances, max_by_size, own_cultures, subsets
 from culturescope.analyses.uncertainty import bootstrap
 from culturescope.evaluate import usable
 from culturescope.htmlparts import figure as _figure
@@ -66,6 +67,37 @@ def _budgeting_figures(responses: pd.DataFrame) -> list[str]:
         _figure(plots.budgeting_figure(per_system), "Fig. 6: participatory budgeting, approvals per category"),
         _table(pd.DataFrame(rows)),
     ]
+
+
+def _culture_figures(responses: pd.DataFrame, survey: Survey, labels: list[str], mode: Mode) -> list[str]:
+    """Fig. 3a and 3b over every culture each system answered (the paper: all 19), not only the
+    report's cultures: one pair of figures per culture set, each with the humans of that set."""
+    own = own_cultures(responses, survey)
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for label in labels:
+        if label in own and len(own[label][1]) >= 3:
+            groups.setdefault(tuple(own[label][1]), []).append(label)
+    figs = []
+    for cultures, members in sorted(groups.items(), key=lambda g: -len(g[0])):
+        distances = {label: culture_distances(own[label][0], survey, list(cultures), mode) for label in members}
+        D_h = next(iter(distances.values()))[1]
+        C, k = len(cultures), min(5, len(cultures) - 1)
+        which = f"the {C} cultures {', '.join(cultures)} answered by {', '.join(members)} (first sample)"
+        figs.append(
+            _figure(
+                plots.subsets_figure({lab: subsets(D, k) for lab, (D, _) in distances.items()}, subsets(D_h, k), C),
+                f"Fig. 3a: Diversity_P of all {comb(C, k):,} {k}-culture subsets of {which}, sorted ascending",
+            )
+        )
+        human_max = max_by_size(D_h)
+        counts = {label: AgentCount(max_by_size(D), human_max) for label, (D, _) in distances.items()}
+        figs.append(
+            _figure(
+                plots.agent_count_figure(counts),
+                f"Fig. 3b: system max − human max of Diversity_P over all k-subsets (points), k = 2..{C}, of {which}",
+            )
+        )
+    return figs
 
 
 def _alignment_parts(
@@ -143,24 +175,7 @@ def _alignment_parts(
                 "Fig. 2: all mixed-backbone assignments (first sample of each system)",
             )
         )
-    if len(cultures) >= 3:
-        per_system = {label: metrics.pairwise_distances(X[0], delta) for label, X in systems.items()}
-        k = min(5, len(cultures) - 1)
-        figs.append(
-            _figure(
-                plots.subsets_figure({label: subsets(D, k) for label, D in per_system.items()}, subsets(D_h, k)),
-                f"Fig. 3a: Diversity_P of all {k}-culture subsets of the report's cultures",
-            )
-        )
-        human_max = max_by_size(D_h)
-        figs.append(
-            _figure(
-                plots.agent_count_figure(
-                    {label: AgentCount(max_by_size(D), human_max) for label, D in per_system.items()}
-                ),
-                "Fig. 3b: system–human gap of the maximum Diversity_P over all k-subsets",
-            )
-        )
+    figs += _culture_figures(responses, survey, list(systems), mode)
     exposure = {
         label: d for label, d in exposure_dynamics(responses, survey, cultures, mode).items() if len(d.rounds) > 1
     }

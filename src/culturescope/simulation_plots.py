@@ -12,7 +12,7 @@ import numpy as np  # noqa: E402
 
 from culturescope.analyses.preferences import Preferences  # noqa: E402
 from culturescope.analyses.variation import Subjects, VariationMap  # noqa: E402
-from culturescope.plots import COLORS  # noqa: E402
+from culturescope.plotkit import series_color  # noqa: E402
 from culturescope.systems.judge import CATEGORIES  # noqa: E402
 
 
@@ -54,9 +54,9 @@ def variation_figure(subjects: Subjects, vmap: VariationMap):
             ax.annotate(f"human {culture}", (x, y), xytext=(5, 3), textcoords="offset points", fontsize=7)
         else:
             n = systems.index(label.rsplit(" · ", 1)[0])
-            ax.scatter(x, y, marker=markers[culture], s=30, color=COLORS[n % 10], edgecolors="white", zorder=3)
+            ax.scatter(x, y, marker=markers[culture], s=30, color=series_color(n), edgecolors="white", zorder=3)
     for n, name in enumerate(systems):
-        ax.scatter([], [], color=COLORS[n % 10], label=name, s=20)
+        ax.scatter([], [], color=series_color(n), label=name, s=20)
     for culture in cultures:
         ax.scatter([], [], color="gray", marker=markers[culture], label=culture, s=20)
     ax.set_xlabel(f"PC1 ({100 * vmap.explained[0]:.0f}% of variance)")
@@ -74,7 +74,7 @@ def insensitivity_figure(rows: list[dict]):
     for n, row in enumerate(rows):
         values = [row[c] if row[c] is not None else 0 for c in codes]
         label = f"{row['backbone']} · {row['system']}"
-        ax.bar(np.arange(len(codes)) + n * width, values, width, color=COLORS[n % 10], label=label)
+        ax.bar(np.arange(len(codes)) + n * width, values, width, color=series_color(n), label=label)
     ax.set_xticks(np.arange(len(codes)) + width * (len(rows) - 1) / 2, codes)
     ax.set_ylabel("% of judged responses")
     ax.legend(fontsize=6, frameon=False)
@@ -91,7 +91,7 @@ def profile_figure(profiles: dict[str, dict[tuple[str, str], tuple[int, dict[str
         width = 0.8 / max(len(profiles), 1)
         for n, (label, p) in enumerate(profiles.items()):
             values = [100 * p[key][1].get(g, 0) if key in p else 0 for g in groups]
-            ax.bar(np.arange(len(groups)) + n * width, values, width, color=COLORS[n % 10], label=label)
+            ax.bar(np.arange(len(groups)) + n * width, values, width, color=series_color(n), label=label)
         ax.set_xticks(np.arange(len(groups)) + width * (len(profiles) - 1) / 2, [g.split(":", 1)[1] for g in groups])
         ax.set_title(f"{key[0]} items, {key[1]}")
         ax.set_ylim(0, 100)
@@ -110,7 +110,7 @@ def distribution_figure(options: tuple[str, ...], dists: dict[str, np.ndarray], 
         series = {"human": human[culture]} | {k.rsplit(" · ", 1)[0]: v for k, v in dists.items() if k.endswith(culture)}
         width = 0.8 / len(series)
         for n, (label, dist) in enumerate(series.items()):
-            color = "black" if label == "human" else COLORS[(n - 1) % 10]
+            color = "black" if label == "human" else series_color(n - 1)
             ax.bar(codes + (n - (len(series) - 1) / 2) * width, dist[: len(options)], width, color=color, label=label)
         ax.set_xticks(codes, [str(c) for c in codes])
         ax.set_title(culture)
