@@ -8,6 +8,7 @@ A YAML experiment file holds the same fields as the ``culturescope run`` options
     limit: null            # first N items only
     rounds: 0              # social exposure rounds after round 0 (paper: 5)
     show: raw              # what exposure shows of the others' answers: raw (reply text) or answer
+    preset: paper          # optional: the paper's reference decoding per backbone (backends/presets.py)
     backbones:
       - provider: embedded
       - name: qwen-local
@@ -30,7 +31,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from culturescope.backends import BackboneSpec
+from culturescope.backends import BackboneSpec, presets
 from culturescope.cache import RequestCache
 from culturescope.errors import CulturescopeError
 from culturescope.runner import MODES, Request, run_requests
@@ -50,6 +51,7 @@ class Experiment:
     limit: int | None = None
     rounds: int = 0
     show: str = "raw"
+    preset: str | None = None  # the decoding preset the backbones were set with (presets.apply_preset)
 
     def __post_init__(self) -> None:
         if not self.backbones:
@@ -68,6 +70,8 @@ class Experiment:
             raise CulturescopeError("rounds must be 0 or more")
         if self.show not in ("raw", "answer"):
             raise CulturescopeError(f"show must be raw or answer, not {self.show!r}")
+        if self.preset is not None:
+            presets.check(self.preset)
 
     @property
     def system(self) -> str:
@@ -85,6 +89,8 @@ class Experiment:
             "prompts": prompts(),
             "backbones": [b.as_dict() | {"decoding": b.decoding().as_dict()} for b in self.backbones],
         }
+        if self.preset:
+            described["preset"] = self.preset
         if self.rounds:
             described |= {
                 "rounds": self.rounds,
@@ -126,7 +132,7 @@ def load_experiment(path: Path) -> dict[str, Any]:
         raise CulturescopeError(f"{path}: invalid YAML ({exc})".replace("\n", " ")) from None
     if not isinstance(data, dict):
         raise CulturescopeError(f"{path}: expected a mapping with 'backbones'")
-    unknown = sorted(set(data) - {"backbones", "cultures", "modes", "samples", "limit", "rounds", "show"})
+    unknown = sorted(set(data) - {"backbones", "cultures", "modes", "samples", "limit", "rounds", "show", "preset"})
     if unknown:
         raise CulturescopeError(f"{path}: unknown key(s) {', '.join(unknown)}")
     backbones = data.get("backbones") or []

@@ -17,7 +17,9 @@ __all__ = ["PROVIDERS", "Backend", "BackendError", "BackboneSpec", "Completion",
 @dataclass(frozen=True)
 class BackboneSpec:
     """One backbone of an experiment. Unset decoding values take the paper's defaults: temperature
-    1.0 for API models and 0.6 for open models (the embedded model, local servers), top_p 1.0."""
+    1.0 for API models and 0.6 for open models (the embedded model, local servers), top_p 1.0.
+    ``max_tokens`` 0 is no cap; ``top_p`` None is not sent (both for OpenAI-compatible servers; see
+    :class:`Decoding`); ``thinking`` sets a chat template's thinking switch (Qwen3)."""
 
     name: str
     provider: str
@@ -25,11 +27,24 @@ class BackboneSpec:
     base_url: str | None = None
     api_key_env: str | None = None
     temperature: float | None = None
-    top_p: float = 1.0
+    top_p: float | None = 1.0
     max_tokens: int | None = None
     seed: int = 0
     concurrency: int | None = None
     max_retries: int = 6
+    thinking: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.provider == "openai":
+            return
+        if self.max_tokens == 0 and self.provider in ("anthropic", "transformers"):
+            raise CulturescopeError(
+                f"backbone {self.name}: the {self.provider} backend needs an output cap (max_tokens > 0)"
+            )
+        if self.top_p is None:
+            raise CulturescopeError(
+                f"backbone {self.name}: top_p can be left unsent only on an OpenAI-compatible server"
+            )
 
     @classmethod
     def parse(cls, text: str) -> BackboneSpec:
@@ -84,7 +99,13 @@ class BackboneSpec:
         temperature = self.temperature if self.temperature is not None else (0.6 if self.is_open_model else 1.0)
         # The embedded model answers this prompt in a sentence; 64 new tokens keep runs short.
         max_tokens = self.max_tokens or (64 if self.provider == "embedded" else 512)
-        return Decoding(temperature=temperature, top_p=self.top_p, max_tokens=max_tokens, seed=self.seed)
+        return Decoding(
+            temperature=temperature,
+            top_p=self.top_p,
+            max_tokens=None if self.max_tokens == 0 else max_tokens,
+            seed=self.seed,
+            thinking=self.thinking,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}

@@ -23,19 +23,23 @@ class Decoding:
     A backend uses the knobs it lists in ``Backend.knobs`` and ignores the others."""
 
     temperature: float = 1.0
-    top_p: float = 1.0
-    max_tokens: int = 512
+    top_p: float | None = 1.0  # None: not sent, the provider's default (OpenAI-compatible backends only)
+    max_tokens: int | None = 512  # None: no cap, the model stops by itself or at the provider's limit
     seed: int = 0
     top_k: int | None = None
     num_beams: int = 1
+    thinking: bool | None = None  # a chat template's thinking switch (Qwen3); None: the template's default
 
     def as_dict(self) -> dict:
-        """The parameters, leaving out ``top_k``/``num_beams`` at their defaults (keeps older cache keys)."""
+        """The parameters, leaving out ``top_k``/``num_beams``/``thinking`` at their defaults (keeps older
+        cache keys)."""
         out = asdict(self)
         if self.top_k is None:
             del out["top_k"]
         if self.num_beams == 1:
             del out["num_beams"]
+        if self.thinking is None:
+            del out["thinking"]
         return out
 
 

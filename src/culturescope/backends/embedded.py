@@ -115,14 +115,14 @@ class Embedded:
     def _complete(self, messages: Messages, decoding: Decoding, sample: int) -> Completion:
         self._llm.reset()
         prompt = self._tokens(self.prompt_text(messages))
-        if len(prompt) + decoding.max_tokens > self._llm.n_ctx():
+        if decoding.max_tokens is not None and len(prompt) + decoding.max_tokens > self._llm.n_ctx():
             raise BackendError(
                 f"{self.path.name}: a prompt of {len(prompt)} tokens plus {decoding.max_tokens} new ones exceeds "
                 f"the context window ({self._llm.n_ctx()} tokens)"
             )
         out = self._llm.create_completion(
             prompt=prompt,
-            max_tokens=decoding.max_tokens,
+            max_tokens=decoding.max_tokens,  # None: until the end of the context window
             temperature=decoding.temperature,
             top_p=decoding.top_p,
             **({} if decoding.top_k is None else {"top_k": decoding.top_k}),

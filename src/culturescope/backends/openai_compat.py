@@ -26,7 +26,7 @@ TOP_LOGPROBS = 20
 
 class OpenAICompatible:
     supports_probs = True
-    knobs = frozenset({"temperature", "top_p", "seed"})
+    knobs = frozenset({"temperature", "top_p", "seed", "thinking"})
 
     def __init__(
         self,
@@ -82,14 +82,21 @@ class OpenAICompatible:
             except oa.APIStatusError as exc:
                 raise BackendError(self._redact(f"{self.id}: HTTP {exc.status_code}: {exc.message}")) from None
 
+    def request(self, decoding: Decoding, sample: int) -> dict:
+        """The sampling fields of a chat request. ``top_p`` None and ``max_tokens`` None are not sent
+        (the provider's default; OpenAI's reasoning models reject both); ``thinking`` goes in
+        ``chat_template_kwargs.enable_thinking``, the switch vLLM and SGLang pass to the chat template."""
+        fields = {"temperature": decoding.temperature, "seed": decoding.seed + sample}
+        if decoding.top_p is not None:
+            fields["top_p"] = decoding.top_p
+        if decoding.max_tokens is not None:
+            fields["max_tokens"] = decoding.max_tokens
+        if decoding.thinking is not None:
+            fields["extra_body"] = {"chat_template_kwargs": {"enable_thinking": decoding.thinking}}
+        return fields
+
     async def chat(self, messages: Messages, decoding: Decoding, sample: int) -> Completion:
-        resp = await self._create(
-            messages=messages,
-            temperature=decoding.temperature,
-            top_p=decoding.top_p,
-            max_tokens=decoding.max_tokens,
-            seed=decoding.seed + sample,
-        )
+        resp = await self._create(messages=messages, **self.request(decoding, sample))
         usage = resp.usage
         return Completion(
             resp.choices[0].message.content or "",

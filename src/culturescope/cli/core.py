@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from culturescope.backends import BackboneSpec
+from culturescope.backends.presets import apply_preset
 from culturescope.cache import RequestCache
 from culturescope.cli.common import (
     CulturesFileOpt,
@@ -146,6 +147,14 @@ def run(
             "or answer (the parsed code or N/A)."
         ),
     ] = None,
+    preset: Annotated[
+        Optional[str],
+        typer.Option(
+            help="paper: the reference runs' decoding per backbone by model family (Qwen/Llama: temperature "
+            "0.6, top_p 0.95, thinking off; GPT/Claude/Gemini/Grok: 1.0, 1.0; no output cap). "
+            "--temperature, --max-tokens and --seed apply after it. See docs/backends.md."
+        ),
+    ] = None,
     format: Annotated[Format, typer.Option("--format", help="Format of the final table.")] = Format.table,
     items: ItemsOpt = None,
     reference: ReferenceOpt = None,
@@ -168,6 +177,10 @@ def run(
     specs = settings.get("backbones") or [BackboneSpec.parse(b) for b in (backbone or ["embedded"])]
     if config and backbone:
         specs += [BackboneSpec.parse(b) for b in backbone]
+    preset = preset or settings.get("preset")
+    preset_lines: list[str] = []
+    if preset:
+        specs, preset_lines = apply_preset(specs, preset)
     overrides = {
         k: v for k, v in {"temperature": temperature, "max_tokens": max_tokens, "seed": seed}.items() if v is not None
     }
@@ -180,9 +193,12 @@ def run(
         limit=limit or settings.get("limit"),
         rounds=rounds if rounds is not None else settings.get("rounds", 0),
         show=show or settings.get("show", "raw"),
+        preset=preset,
     )
     out_dir = out_dir or experiment.default_dir(survey)
     err = Console(stderr=True, soft_wrap=True)  # never break a path across lines
+    for line in preset_lines:
+        err.print(escape(f"preset {preset}: {line}"), highlight=False)
     result = _execute(experiment, survey, out_dir, cache, err)
     responses = result.responses()
     print_scores(
