@@ -8,10 +8,12 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.spatial.distance import jensenshannon
 
 from clitools import cli, env_with
 from culturescope.analyses.palette import alignment_table
 from culturescope.divergence import s_align
+from culturescope.errors import CulturescopeError
 from culturescope.store import Run
 from culturescope.survey import wvs7
 from culturescope.systems.palette import CONTINENTS, METHODS, read_community
@@ -24,6 +26,15 @@ def test_s_align_by_hand():
     # m = [.75, .25]: JS = (ln(4/3) + .5 ln(2/3) + .5 ln 2) / 2 nats
     js = (math.log(4 / 3) + 0.5 * math.log(2 / 3) + 0.5 * math.log(2)) / 2
     assert s_align(np.array([1.0, 0.0]), np.array([0.5, 0.5])) == pytest.approx(100 * (1 - js))  # 78.42
+    # the text's "JS distance": 1 − √JS; the bound is (1 − √ln 2) × 100
+    assert s_align(np.array([1.0, 0.0]), np.array([0.5, 0.5]), "distance") == pytest.approx(100 * (1 - math.sqrt(js)))
+    assert s_align(np.array([1.0, 0.0]), np.array([0.0, 1.0]), "distance") == pytest.approx(16.7445, abs=1e-4)
+    assert s_align(np.array([0.2, 0.8]), np.array([0.2, 0.8]), "distance") == pytest.approx(100)
+    p, q = np.array([0.1, 0.6, 0.3]), np.array([0.5, 0.25, 0.25])  # scipy's JS distance (nats) as a second route
+    assert s_align(p, q, "distance") == pytest.approx(100 * (1 - jensenshannon(p, q)))
+    assert s_align(p, q) == pytest.approx(100 * (1 - jensenshannon(p, q) ** 2))
+    with pytest.raises(CulturescopeError, match="use divergence or distance"):
+        s_align(p, q, "root")
 
 
 def test_read_community():
@@ -60,6 +71,48 @@ def test_alignment_table_by_hand():
     assert row["USA"] == pytest.approx(usa) and row["NGA"] == pytest.approx(nga)
     assert row["America"] == pytest.approx(usa) and row["Africa"] == pytest.approx(nga)
     assert row["Avg."] == pytest.approx((usa + nga) / 2)
+
+
+ZERO_CODED = "Q119 Q122 Q123 Q124 Q125 Q126 Q127 Q128 Q129 Q241 Q242 Q243 Q244 Q245 Q246 Q247 Q248 Q249".split()
+
+
+def probs_rows(culture, gen):
+    """One probs-mode answer of the vanilla method per item: ``gen`` maps item → P_gen."""
+    base = dict(backbone="m", system="vanilla", culture=culture, agent=culture, sample=0, mode="probs", round=0)
+    return pd.DataFrame([base | dict(item=i, answer=1, probs=list(p), raw="", status="ok") for i, p in gen.items()])
+
+
+def test_s_align_on_a_zero_coded_item_by_hand():
+    # USA's shipped Q119 shares by code; code 0 is "Hard to say", which the prompt numbers option 1
+    shares = {3: 0.3686440677966102, 0: 0.32280431432973805, 2: 0.1802773497688752, 4: 0.09976887519260401,
+              1: 0.02349768875192604}  # fmt: skip
+    assert wvs7().human_shares("USA", "Q119") == shares
+    # P_gen all on option 1 against q: JS = ½[ln(2 / (1 + q₁)) + q₁ ln(2q₁ / (1 + q₁)) + (1 − q₁) ln 2],
+    # q₁ = the code-0 share / the sum of the shares = 0.32280 / 0.99499 = 0.32443, so JS = 0.32447 nats
+    q1 = 0.32280431432973805 / 0.9949922958397535
+    js = (math.log(2 / (1 + q1)) + q1 * math.log(2 * q1 / (1 + q1)) + (1 - q1) * math.log(2)) / 2
+    assert js == pytest.approx(0.3244742, abs=1e-7)
+    rows = probs_rows("USA", {"Q119": [1.0, 0, 0, 0, 0]})
+    (row,) = alignment_table(rows, wvs7(), ["USA"])
+    assert row["USA"] == pytest.approx(100 * (1 - js)) == pytest.approx(67.5526, abs=1e-4)
+    (row,) = alignment_table(rows, wvs7(), ["USA"], "distance")
+    assert row["USA"] == pytest.approx(100 * (1 - math.sqrt(js))) == pytest.approx(43.0374, abs=1e-4)
+
+
+@pytest.mark.parametrize("js_as", ["divergence", "distance"])
+@pytest.mark.parametrize("culture", ["USA", "NGA"])
+def test_s_align_compares_option_k_with_option_k_on_every_zero_coded_item(culture, js_as):
+    survey = wvs7()
+    assert survey.zero_based_items() == set(ZERO_CODED)
+    for item in ZERO_CODED:
+        raw = survey.shares[culture][item]  # as shipped: code c is option c + 1
+        n = len(survey.item(item).options)
+        answered_as_humans = np.array([raw.get(option - 1, 0.0) for option in range(1, n + 1)])
+        (row,) = alignment_table(probs_rows(culture, {item: answered_as_humans}), survey, [culture], js_as)
+        assert row[culture] == pytest.approx(100), item  # the humans' own distribution scores the maximum
+        one_off = np.array([raw.get(option, 0.0) for option in range(1, n + 1)])  # code k read as option k
+        (row,) = alignment_table(probs_rows(culture, {item: one_off}), survey, [culture], js_as)
+        assert row[culture] < 99, item
 
 
 def test_each_stage_sees_what_the_previous_produced(tmp_path):

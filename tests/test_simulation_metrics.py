@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from culturescope.analyses.preferences import human_distributions, model_distributions, preferences
-from culturescope.analyses.profiles import load_group_reference, profile
+from culturescope.analyses.preferences import compared, human_distributions, model_distributions, preferences
+from culturescope.analyses.profiles import load_group_reference, profile, system_profile
 from culturescope.analyses.ttest import ttest, ttest_from_stats
-from culturescope.analyses.variation import dimension_scores, variation_map
+from culturescope.analyses.variation import dimension_scores, subject_scores, variation_map
 from culturescope.backends.base import Decoding
 from culturescope.divergence import cap_infinite, diversity_score, js, kl, kl_eq1
 from culturescope.errors import CulturescopeError
@@ -110,11 +110,54 @@ def test_preferences_diversity_and_kl_on_a_hand_made_run():
     (p,) = preferences(t, survey, ["USA"])
     assert p.n_test == 4 and p.valid == pytest.approx(7 / 8)
     assert p.diversity == pytest.approx((1 + 3 - 2) / (4 * 2))
-    human = human_distributions(survey, "USA", ["Q1", "Q2"], "faithful")
+    human = human_distributions(survey, "USA", ["Q1", "Q2"])
     model = model_distributions(t, survey, ["Q1", "Q2"])
     assert model[1, :3].tolist() == pytest.approx([2 / 3, 1 / 3, 0])
     assert p.items["Q2"] == pytest.approx(stats.entropy(model[1, :4], human[1, :4]))
     assert p.items["Q1"] == pytest.approx(-math.log(human[0, 0]))  # all mass on option 1
+
+
+ZERO_CODED = "Q119 Q122 Q123 Q124 Q125 Q126 Q127 Q128 Q129 Q241 Q242 Q243 Q244 Q245 Q246 Q247 Q248 Q249".split()
+Q122_USA = {2: 0.5978428351309707, 1: 0.3154853620955316, 0: 0.07550077041602465}  # as shipped: code 0 is option 1
+
+
+def test_kl_js_and_map_score_on_a_zero_coded_item_by_hand():
+    survey = wvs7()
+    assert survey.human_shares("USA", "Q122") == Q122_USA  # Disagree 0, Hard to say 1, Agree 2: options 1, 2, 3
+    t = _rows("def", "USA", {"Q122": [1, 3, 3]})  # model p = (1/3, 0, 2/3)
+    total = 0.5978428351309707 + 0.3154853620955316 + 0.07550077041602465  # 0.98883
+    q = [0.07550077041602465 / total, 0.3154853620955316 / total, 0.5978428351309707 / total]
+    by_hand = 1 / 3 * math.log(1 / 3 / q[0]) + 2 / 3 * math.log(2 / 3 / q[2])
+    (p,) = preferences(t, survey, ["USA"])
+    assert p.items["Q122"] == pytest.approx(by_hand) == pytest.approx(0.556408, abs=1e-6)
+    m = [(1 / 3 + q[0]) / 2, q[1] / 2, (2 / 3 + q[2]) / 2]
+    kl_pm = 1 / 3 * math.log(1 / 3 / m[0]) + 2 / 3 * math.log(2 / 3 / m[2])
+    nats = (kl_pm + sum(a * math.log(a / b) for a, b in zip(q, m))) / 2
+    (p,) = preferences(t, survey, ["USA"], measure="js")
+    assert p.items["Q122"] == pytest.approx(nats / math.log(2)) == pytest.approx(0.223338, abs=1e-6)
+    # the map's eq. 2 for the humans: expected option, rescaled (option − 1) / (n − 1)
+    subjects = subject_scores(compared(t, survey, ["USA"]), survey, {"Q122": "Migration"})
+    human = subjects.labels.index("human · USA")
+    assert subjects.scores[human, 0] == pytest.approx((q[1] + 2 * q[2]) / 2) == pytest.approx(0.764122, abs=1e-6)
+
+
+@pytest.mark.parametrize("measure", ["kl", "js"])
+def test_every_zero_coded_item_compares_option_k_with_option_k(measure):
+    survey = wvs7()
+    assert survey.zero_based_items() == set(ZERO_CODED)
+    for culture in ("USA", "NGA"):
+        rows = []
+        for item in ZERO_CODED:
+            raw = survey.shares[culture][item]  # as shipped: code c is option c + 1
+            n = len(survey.item(item).options)
+            shifted = np.array([raw.get(option - 1, 0.0) for option in range(1, n + 1)])
+            assert human_distributions(survey, culture, [item])[0, :n] == pytest.approx(shifted / shifted.sum())
+            rows.append(dict(backbone="m", system="probs", culture=culture, agent=culture, item=item, sample=0,
+                             mode="probs", round=0, answer=None, probs=list(shifted / shifted.sum()), raw="",
+                             status=OK))  # fmt: skip
+        (p,) = preferences(pd.DataFrame(rows), survey, [culture], measure=measure)
+        assert sorted(p.items) == sorted(ZERO_CODED)
+        assert all(v == pytest.approx(0, abs=1e-12) for v in p.items.values()), p.items  # the humans' own answers
 
 
 # --- parsing -------------------------------------------------------------------------------------
@@ -303,6 +346,16 @@ def test_profiles_on_a_hand_made_reference(tmp_path):
     assert (found.matched, found.mismatched) == (1, 2)
     assert found.shares[("matching", "gender")] == (1, {"gender:female": 0.0, "gender:male": 1.0})
     assert found.shares[("mismatch", "gender")] == (2, {"gender:female": 0.5, "gender:male": 1.0})  # Q3: a tie
+
+
+def test_profiles_read_a_zero_coded_item_per_option():
+    survey = wvs7()
+    (c,) = compared(_rows("def", "USA", {"Q122": [3, 3, 2]}), survey, ["USA"])  # top: option 3, "Agree"
+    # the groups use the survey's codes: "Agree" is code 2 (the humans' top, 0.598), "Hard to say" code 1
+    groups = {"gender:male": {"Q122": {0: 0.1, 1: 0.3, 2: 0.6}}, "gender:female": {"Q122": {0: 0.1, 1: 0.6, 2: 0.3}}}
+    found = system_profile(c, survey, groups)
+    assert (found.matched, found.mismatched) == (1, 0)
+    assert found.shares[("matching", "gender")] == (1, {"gender:female": 0.0, "gender:male": 1.0})
 
 
 def test_group_reference_errors_are_one_line(tmp_path):

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from scipy import stats
 
 from browser import render
 from clitools import cli, env_with
@@ -303,7 +304,7 @@ def test_bad_input_is_one_clear_line(tmp_path, args, message):
 
 
 def test_every_variant_on_the_embedded_model_and_exact_resume(tmp_path):
-    common = ["--cultures", "USA", "--respondents", "2", "--only", "Q1,Q2,Q3", "--decodes", "1"]
+    common = ["--cultures", "USA", "--respondents", "2", "--only", "Q1,Q2,Q122", "--decodes", "1"]  # Q122: zero-coded
     variants = "def,def-no-prompt,def-no-config,def-no-memory,none,cao,ccsv-single,ccsv-list,probs"
     whole = tmp_path / "whole"
     done = cli("simulate", "run", *common, "--variant", variants, "--out", str(whole), env=env_with(tmp_path / "a"))
@@ -312,8 +313,17 @@ def test_every_variant_on_the_embedded_model_and_exact_resume(tmp_path):
     sizes = table.groupby("system").size().to_dict()
     assert sizes == {v: 6 for v in variants.split(",") if v != "probs"} | {"probs": 3}
     assert not table.duplicated(["system", "agent", "item", "sample"]).any()
-    probs = table[table["system"] == "probs"]
-    assert all(abs(sum(p) - 1) < 1e-6 for p in probs["probs"])
+    # the probs system's KL per value dimension by a second route: scipy's entropy against the shipped
+    # shares, Q122's code 0 ("Disagree") as option 1
+    raw = wvs7().shares["USA"]
+    gold = {"Q1": [raw["Q1"][c] for c in (1, 2, 3, 4)], "Q2": [raw["Q2"][c] for c in (1, 2, 3, 4)],
+            "Q122": [raw["Q122"][c] for c in (0, 1, 2)]}  # fmt: skip
+    kl = {r.item: stats.entropy(r.probs, gold[r.item]) for r in table[table["system"] == "probs"].itertuples()}
+    scored = json.loads(cli("simulate", "score", str(whole), "--json", env=env_with(tmp_path / "a")).stdout)
+    (row,) = [r for r in scored["rows"] if r["system"] == "probs"]
+    social = wvs7().item("Q1").dimension
+    assert row[social] == pytest.approx((kl["Q1"] + kl["Q2"]) / 2) and row["Migration"] == pytest.approx(kl["Q122"])
+    assert "option by option" in scored["title"]
     assert "Diversity %" in done.stdout and "def-no-memory" in done.stdout
 
     # DEF alone, killed after 2 responses, resumed with an empty cache: the same answers and memories

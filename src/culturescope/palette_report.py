@@ -9,11 +9,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from culturescope.analyses.palette import TABLE_ORDER, alignment_table
+from culturescope.analyses.palette import TABLE_ORDER, alignment_table, s_align_title
 from culturescope.analyses.preferences import human_distributions
 from culturescope.htmlparts import figure, table
 from culturescope.plots import COLORS
-from culturescope.survey import Mode, Survey
+from culturescope.survey import Survey
 
 
 def _continent_figure(rows: list[dict]):
@@ -33,13 +33,13 @@ def _continent_figure(rows: list[dict]):
     return fig
 
 
-def _case(responses: pd.DataFrame, survey: Survey, item_id: str, mode: Mode) -> str:
+def _case(responses: pd.DataFrame, survey: Survey, item_id: str) -> str:
     rows = responses[(responses["system"] == "palette") & (responses["item"] == item_id)]
     if rows.empty:
         return ""
     row = rows.iloc[0]
     item = survey.item(item_id)
-    gold = human_distributions(survey, row.culture, [item_id], mode)[0][: len(item.options)]
+    gold = human_distributions(survey, row.culture, [item_id])[0][: len(item.options)]
     steps = [{"step": "Question", "text": f"{row.culture}: {item.question}"}]
     trace = row.trace if isinstance(row.trace, dict) else {}
     steps += [{"step": f"Draft · {c}", "text": d} for c, d in trace.get("drafts", {}).items()]
@@ -51,16 +51,17 @@ def _case(responses: pd.DataFrame, survey: Survey, item_id: str, mode: Mode) -> 
 
 
 def palette_parts(
-    responses: pd.DataFrame, survey: Survey, cultures: list[str], mode: Mode = "faithful", case_item: str | None = None
+    responses: pd.DataFrame, survey: Survey, cultures: list[str], case_item: str | None = None
 ) -> list[str]:
-    rows = alignment_table(responses, survey, cultures, mode)
+    """Table 1 with the default reading of S_align (eq. 5 as printed), which its title names."""
+    rows = alignment_table(responses, survey, cultures)
     if not rows:
         return []
     parts = [
-        "<h2>Cultural Palette</h2><h3>S_align per country, continent and on average (Table 1)</h3>",
+        f"<h2>Cultural Palette</h2><h3>{escape(s_align_title())} per country, continent and on average (Table 1)</h3>",
         table(pd.DataFrame(rows).astype(object).where(pd.DataFrame(rows).notna(), "—")),
         figure(_continent_figure(rows), "S_align per continent and method (×100, higher is closer to the humans)"),
     ]
     asked = set(responses["item"].unique())
     first = next((i for i in survey.item_ids if i in asked), None)
-    return parts + [_case(responses, survey, case_item or first, mode)]
+    return parts + [_case(responses, survey, case_item or first)]

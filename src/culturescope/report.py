@@ -207,7 +207,8 @@ def build_report(
     simulated = responses["system"].isin(DISTRIBUTION_SYSTEMS) & ~judging
     parts = [
         f"<h1>culturescope report</h1><p>{escape(', '.join(r.name for r in runs))} — survey "
-        f"{escape(survey.name)}, cultures {escape(', '.join(cultures))}, human data read {mode}; "
+        f"{escape(survey.name)}, cultures {escape(', '.join(cultures))}, majority answers read {mode} "
+        "(distribution scores compare the human shares option by option); "
         f"culturescope {__version__}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.</p>"
     ]
     empty: list[str] = []
@@ -217,10 +218,10 @@ def build_report(
     palette = responses["system"].isin(PALETTE_METHODS)
     if (simulated & ~palette).any() or judging.any():
         parts += simulation_parts(
-            responses[simulated & ~palette], responses[judging], survey, cultures, mode, groups, case_item
+            responses[simulated & ~palette], responses[judging], survey, cultures, groups, case_item
         )
     if palette.any():
-        parts += palette_parts(responses[palette], survey, cultures, mode, case_item)
+        parts += palette_parts(responses[palette], survey, cultures, case_item)
     responses = responses[~judging]
 
     table = responses[responses["culture"].isin(cultures)]

@@ -11,11 +11,11 @@ import pandas as pd
 
 from culturescope import simulation_plots as plots
 from culturescope.analyses.preferences import compared, score_compared, survey_dimensions, table1
-from culturescope.analyses.profiles import GroupShares, profile
+from culturescope.analyses.profiles import GroupShares, system_profile
 from culturescope.analyses.variation import subject_scores, variation_map
 from culturescope.htmlparts import figure, table
 from culturescope.judging import insensitivity
-from culturescope.survey import Mode, Survey
+from culturescope.survey import Survey
 from culturescope.systems.simulation import baselines_decoded
 
 
@@ -63,13 +63,12 @@ def simulation_parts(
     judged: pd.DataFrame,
     survey: Survey,
     cultures: list[str],
-    mode: Mode = "faithful",
     groups: GroupShares | None = None,
     case_item: str | None = None,
 ) -> list[str]:
     """The HTML sections for simulated responses (systems of ``simulate``) and judge verdicts."""
     parts = ["<h2>Survey simulation (DEF)</h2>"]
-    comps = compared(responses, survey, cultures, mode)
+    comps = compared(responses, survey, cultures)
     prefs = score_compared(comps, "kl", survey_dimensions(survey))
     if prefs:
         decoded = baselines_decoded(responses)
@@ -98,8 +97,7 @@ def simulation_parts(
     profiles = {}
     for c in comps:
         if groups and c.culture in groups:
-            human = {i: survey.human_shares(c.culture, i, mode) for i in c.item_ids}
-            found = profile(dict(zip(c.item_ids, c.model)), human, groups[c.culture])
+            found = system_profile(c, survey, groups[c.culture])
             profiles[f"{c.backbone} · {c.system} · {c.culture}"] = found.shares
     if profiles:
         parts.append(figure(plots.profile_figure(profiles), "Figs. 11–12: groups answering like each system"))

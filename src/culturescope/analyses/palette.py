@@ -8,25 +8,32 @@ import pandas as pd
 
 from culturescope.analyses.preferences import compared
 from culturescope.divergence import s_align
-from culturescope.survey import Mode, Survey
+from culturescope.survey import Survey
 from culturescope.systems.palette import METHODS
 
 TABLE_ORDER = ("America", "Europe", "Asia", "Africa", "Oceania")  # as in Table 1
 
 
+def s_align_title(js_as: str = "divergence") -> str:
+    """The S_align table's title, naming the Jensen–Shannon reading it uses."""
+    which = "eq. 5 as printed: 1 − JS divergence" if js_as == "divergence" else "1 − JS distance, as the text reads"
+    return f"S_align ({which}; ×100, higher is closer to the human answer shares)"
+
+
 def alignment_table(
-    responses: pd.DataFrame, survey: Survey, cultures: list[str], mode: Mode = "faithful"
+    responses: pd.DataFrame, survey: Survey, cultures: list[str], js_as: str = "divergence"
 ) -> list[dict]:
-    """One row per (backbone, method): mean S_align per country, per continent (mean of its countries)
-    and "Avg." over countries. Items without a distribution (no P_gen and no valid answer) are left out."""
+    """One row per (backbone, method): mean S_align (``js_as``: see ``divergence.s_align``) per country,
+    per continent (mean of its countries) and "Avg." over countries. Items without a distribution
+    (no P_gen and no valid answer) are left out."""
     groups: dict[tuple[str, str], list] = {}
-    for c in compared(responses[responses["system"].isin(METHODS)], survey, cultures, mode):
+    for c in compared(responses[responses["system"].isin(METHODS)], survey, cultures):
         groups.setdefault((c.backbone, c.system), []).append(c)
     rows = []
     for (backbone, method), group in groups.items():
         per_country = {}
         for c in group:
-            scores = s_align(c.model, c.human)
+            scores = s_align(c.model, c.human, js_as)
             per_country[c.culture] = float(np.nanmean(scores)) if np.isfinite(scores).any() else np.nan
         continent_of = {code: survey.culture(code).continent for code in per_country}
         row = {"backbone": backbone, "method": method}

@@ -3,8 +3,11 @@
 
 A simulated system's distribution on an item is the share of its respondents' valid answers per
 option (sample mode) or the mean option distribution of its agents (probs mode). The human one is
-the country's answer shares over the item's codes 1..n, a missing share counting 0, both normalized
-(as ``scipy.stats.entropy`` does in the reference implementation).
+the country's answer shares per option, a missing share counting 0, both normalized (as
+``scipy.stats.entropy`` does in the reference implementation). Option k is always compared with
+option k: a zero-coded item's human code 0 is option 1 (``Survey.on_options``, the strict reading) —
+the faithful reading exists to reproduce the Beyond-Alignment reference's majority answers, and no
+distribution score has such a reference, so these scores have no reading to choose.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ import pandas as pd
 from culturescope.divergence import cap_infinite, divergence, diversity_score, normalize
 from culturescope.errors import CulturescopeError
 from culturescope.survey import Survey
-from culturescope.survey.model import Mode
 
 NO_DIMENSION = "(none)"
 
@@ -39,13 +41,14 @@ def model_distributions(rows: pd.DataFrame, survey: Survey, item_ids: list[str])
     return normalize(counts)
 
 
-def human_distributions(survey: Survey, country: str, item_ids: list[str], mode: Mode) -> np.ndarray:
-    """(K, n_max) human answer shares over codes 1..n (codes outside are not options); NaN without data."""
+def human_distributions(survey: Survey, country: str, item_ids: list[str]) -> np.ndarray:
+    """(K, n_max) human answer shares per option 1..n (zero-coded items shifted onto the options;
+    a code outside them is not an option); NaN without data."""
     width = max(len(it.options) for it in survey.items)
     out = np.zeros((len(item_ids), width))
     for k, item_id in enumerate(item_ids):
         n = len(survey.item(item_id).options)
-        for code, share in survey.human_shares(country, item_id, mode).items():
+        for code, share in survey.human_shares(country, item_id, "strict").items():
             if 1 <= code <= n:
                 out[k, code - 1] = share
     return normalize(out)
@@ -108,7 +111,7 @@ class Compared:
     rows: pd.DataFrame  # the system's responses on these items
 
 
-def compared(responses: pd.DataFrame, survey: Survey, cultures: list[str], mode: Mode = "faithful") -> list[Compared]:
+def compared(responses: pd.DataFrame, survey: Survey, cultures: list[str]) -> list[Compared]:
     """Every (backbone, system, culture) of the responses with the items that have human answers."""
     found = []
     for (backbone, system, culture), rows in responses.groupby(["backbone", "system", "culture"], sort=True):
@@ -116,7 +119,7 @@ def compared(responses: pd.DataFrame, survey: Survey, cultures: list[str], mode:
             continue
         asked = set(rows["item"].unique())
         item_ids = [i for i in survey.item_ids if i in asked]
-        human = human_distributions(survey, culture, item_ids, mode)
+        human = human_distributions(survey, culture, item_ids)
         keep = ~np.isnan(human).any(axis=1)
         item_ids = [i for i, k in zip(item_ids, keep) if k]
         if item_ids:
@@ -130,13 +133,12 @@ def preferences(
     responses: pd.DataFrame,
     survey: Survey,
     cultures: list[str],
-    mode: Mode = "faithful",
     measure: str = "kl",
     dimension_of: dict[str, str] | None = None,
 ) -> list[Preferences]:
     """Table 1 per culture: diversity, validity and divergence per value dimension of every system."""
     return score_compared(
-        compared(responses, survey, cultures, mode), measure, dimension_of or survey_dimensions(survey)
+        compared(responses, survey, cultures), measure, dimension_of or survey_dimensions(survey)
     )
 
 

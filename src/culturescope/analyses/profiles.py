@@ -8,6 +8,8 @@ For each item, the model's most preferred option is compared with the country's 
 mismatch item), and for each factor the group(s) giving that option the highest share form the
 model's profile on the item (ties count for every tied group, as in the reference implementation).
 The profile of a set of items is the share of those items on which each group is in the profile.
+The group shares use the codes of the survey's reference and, like it, are read per option (a
+zero-coded item's code 0 is option 1).
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from culturescope.analyses.preferences import Compared
 from culturescope.errors import CulturescopeError
+from culturescope.survey import Survey
 
 GroupShares = dict[str, dict[str, dict[str, dict[int, float]]]]  # country -> group -> item -> code -> share
 
@@ -75,6 +79,14 @@ class Profile:
     mismatched: int
     #: (set, factor) -> (items of the set with data for the factor, group -> share of those items)
     shares: dict[tuple[str, str], tuple[int, dict[str, float]]]
+
+
+def system_profile(c: Compared, survey: Survey, groups: dict[str, dict[str, dict[int, float]]]) -> Profile:
+    """:func:`profile` of one system compared with a culture's humans (``analyses.preferences.Compared``),
+    the human and group shares read per option as every distribution score reads them."""
+    human = {i: survey.human_shares(c.culture, i, "strict") for i in c.item_ids}
+    by_option = {g: {i: survey.on_options(i, shares) for i, shares in items.items()} for g, items in groups.items()}
+    return profile(dict(zip(c.item_ids, c.model)), human, by_option)
 
 
 def profile(

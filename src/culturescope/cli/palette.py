@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -10,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from culturescope.analyses.palette import alignment_table
+from culturescope.analyses.palette import alignment_table, s_align_title
 from culturescope.backends import BackboneSpec
 from culturescope.cache import RequestCache
 from culturescope.cli.common import (
@@ -18,8 +19,6 @@ from culturescope.cli.common import (
     CulturesFileOpt,
     ItemsOpt,
     JsonOpt,
-    Mode,
-    ModeOpt,
     ReferenceOpt,
     RunsArg,
     app,
@@ -30,6 +29,7 @@ from culturescope.cli.common import (
     resumable,
     split_names,
 )
+from culturescope.divergence import S_ALIGN_JS
 from culturescope.errors import CulturescopeError
 from culturescope.palette import Palette, execute_palette
 from culturescope.systems.palette import CONTINENTS, METHODS
@@ -145,26 +145,36 @@ def run(
     err = Console(stderr=True, soft_wrap=True)
     err.print(escape(f"run directory: {out_dir}"), highlight=False)
     result = resumable("answer", out_dir, lambda: execute_palette(palette, survey, out_dir, RequestCache(cache), err))
-    _print_table(result.responses(), survey, palette.cultures, "faithful", False)
+    _print_table(result.responses(), survey, palette.cultures, "divergence", False)
 
 
-def _print_table(responses, survey, cultures, mode, as_json) -> None:
-    rows = alignment_table(responses, survey, cultures, mode)
+def _print_table(responses, survey, cultures, js_as, as_json) -> None:
+    rows = alignment_table(responses, survey, cultures, js_as)
     if not rows:
         raise CulturescopeError("no palette answers with human data for these countries")
-    emit(rows, f"S_align (eq. 5, ×100; higher is closer to the human answer shares), {mode} human data", as_json)
+    emit(rows, s_align_title(js_as), as_json)
+
+
+JsAs = Enum("JsAs", {name: name for name in S_ALIGN_JS}, type=str)
 
 
 @palette_app.command("score")
 def score(
     runs: RunsArg,
     cultures: AnsweredCulturesOpt = None,
-    mode: ModeOpt = Mode.faithful,
+    js: Annotated[
+        JsAs,
+        typer.Option(
+            help="divergence: eq. 5 as printed (1 − JS divergence, default); distance: 1 − its square root, "
+            "the JS distance the paper's text names."
+        ),
+    ] = JsAs.divergence,
     json_: JsonOpt = False,
     items: ItemsOpt = None,
     reference: ReferenceOpt = None,
     cultures_file: CulturesFileOpt = None,
 ) -> None:
-    """Table 1: S_align per country, continent and on average for every method in RUNS."""
+    """Table 1: S_align per country, continent and on average for every method in RUNS. Human shares are
+    compared option by option (a zero-coded item's code 0 is option 1)."""
     survey, responses, chosen = load_answers(runs, cultures, items, reference, cultures_file)
-    _print_table(responses, survey, chosen, mode.value, json_)
+    _print_table(responses, survey, chosen, js.value, json_)

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from culturescope.analyses.preferences import compared, load_dimensions, preferences, survey_dimensions, table1
-from culturescope.analyses.profiles import load_group_reference, profile
+from culturescope.analyses.profiles import load_group_reference, system_profile
 from culturescope.analyses.ttest import ttest
 from culturescope.analyses.variation import subject_scores, variation_map
 from culturescope.backends import BackboneSpec
@@ -21,8 +21,6 @@ from culturescope.cli.common import (
     CulturesFileOpt,
     ItemsOpt,
     JsonOpt,
-    Mode,
-    ModeOpt,
     ReferenceOpt,
     RunsArg,
     app,
@@ -167,19 +165,19 @@ def run(
     err = Console(stderr=True, soft_wrap=True)
     err.print(escape(f"run directory: {out_dir}"), highlight=False)
     result = resumable("response", out_dir, lambda: execute_simulation(sim, survey, out_dir, RequestCache(cache), err))
-    _print_table(result.responses(), survey, codes, "faithful", measure, None, False)
+    _print_table(result.responses(), survey, codes, measure, None, False)
 
 
-def _print_table(responses, survey, cultures, mode, measure, dimension_of, as_json) -> None:
+def _print_table(responses, survey, cultures, measure, dimension_of, as_json) -> None:
     check_divergence(measure)
-    found = preferences(responses, survey, cultures, mode, measure, dimension_of)
+    found = preferences(responses, survey, cultures, measure, dimension_of)
     if not found:
         raise CulturescopeError("no item of these runs has human answers for the chosen cultures")
     rows = table1(found)
     decoded = baselines_decoded(responses)
     emit(
         rows,
-        f"Diversity and {measure.upper()} divergence per value dimension (model ‖ human), {mode} human data"
+        f"Diversity and {measure.upper()} divergence per value dimension (model ‖ human, option by option)"
         + (f"; baseline decoding: {decoded}" if decoded else ""),
         as_json,
         ["infinite divergences recorded as the largest finite one + 1 (§4.2.1); lower is closer to the humans"],
@@ -200,7 +198,6 @@ def score(
         str, typer.Option(help="kl (default; as the reference code), kl-eq1 (eq. 1 as printed) or js (bits).")
     ] = "kl",
     dimensions: DimensionsOpt = None,
-    mode: ModeOpt = Mode.faithful,
     json_: JsonOpt = False,
     items: ItemsOpt = None,
     reference: ReferenceOpt = None,
@@ -208,7 +205,7 @@ def score(
 ) -> None:
     """Table 1/4: Diversity % (eq. 6) and the divergence per value dimension of every system in RUNS."""
     survey, responses, chosen, dimension_of = _scored(runs, cultures, items, reference, cultures_file, dimensions)
-    _print_table(responses, survey, chosen, mode.value, measure, dimension_of, json_)
+    _print_table(responses, survey, chosen, measure, dimension_of, json_)
 
 
 @simulate_app.command("map")
@@ -216,7 +213,6 @@ def map_(
     runs: RunsArg,
     cultures: AnsweredCulturesOpt = None,
     dimensions: DimensionsOpt = None,
-    mode: ModeOpt = Mode.faithful,
     json_: JsonOpt = False,
     items: ItemsOpt = None,
     reference: ReferenceOpt = None,
@@ -225,7 +221,7 @@ def map_(
     """Cultural variation map (§4.2.2, Fig. 7): every system and the humans of each culture on the
     first two principal components of their average value-dimension scores."""
     survey, responses, chosen, dimension_of = _scored(runs, cultures, items, reference, cultures_file, dimensions)
-    subjects = subject_scores(compared(responses, survey, chosen, mode.value), survey, dimension_of)
+    subjects = subject_scores(compared(responses, survey, chosen), survey, dimension_of)
     if len(subjects.labels) < 3 or len(subjects.dimensions) < 2:
         raise CulturescopeError("the map needs at least 3 subjects scored on at least 2 value dimensions")
     result = variation_map(subjects.scores)
@@ -249,7 +245,6 @@ def profiles(
         ),
     ],
     cultures: AnsweredCulturesOpt = None,
-    mode: ModeOpt = Mode.faithful,
     json_: JsonOpt = False,
     items: ItemsOpt = None,
     reference: ReferenceOpt = None,
@@ -260,11 +255,10 @@ def profiles(
     survey, responses, chosen, _ = _scored(runs, cultures, items, reference, cultures_file, None)
     by_group = load_group_reference(groups)
     rows = []
-    for c in compared(responses, survey, chosen, mode.value):
+    for c in compared(responses, survey, chosen):
         if c.culture not in by_group:
             continue
-        human = {i: survey.human_shares(c.culture, i, mode.value) for i in c.item_ids}
-        found = profile(dict(zip(c.item_ids, c.model)), human, by_group[c.culture])
+        found = system_profile(c, survey, by_group[c.culture])
         for (which, factor), (n, shares) in found.shares.items():
             for group, share in shares.items():
                 rows.append(
@@ -328,7 +322,6 @@ def ttest_(
         bool, typer.Option(help="Pooled variance and n₁+n₂−2 degrees of freedom (Table 3's DF) instead of Welch.")
     ] = False,
     dimensions: DimensionsOpt = None,
-    mode: ModeOpt = Mode.faithful,
     json_: JsonOpt = False,
     items: ItemsOpt = None,
     reference: ReferenceOpt = None,
@@ -337,7 +330,7 @@ def ttest_(
     """Eq. 7 / Table 3: do two groups of models differ? Each value is one model's divergence on one
     value dimension; one row per culture."""
     survey, responses, chosen, dimension_of = _scored(runs, cultures, items, reference, cultures_file, dimensions)
-    found = [p for p in preferences(responses, survey, chosen, mode.value, measure, dimension_of) if p.system == system]
+    found = [p for p in preferences(responses, survey, chosen, measure, dimension_of) if p.system == system]
     a, b = split_names(group_a), split_names(group_b)
     known = {p.backbone for p in found}
     for name in a + b:
