@@ -45,6 +45,7 @@ def test_summary_by_hand():
     assert s.votes == {1: 2, 2: 2, 3: 1, 4: 1, 5: 1, 6: 1, **{i: 0 for i in range(7, 14)}}
     assert (s.ballots, s.invalid, s.coverage) == (2, {"no_box": 1}, 6)
     # shares 2/8, 2/8, 1/8 × 4: H = 2·¼·ln 4 + 4·⅛·ln 8, normalized by ln 13
+    assert s.entropy_nats == pytest.approx(0.5 * math.log(4) + 0.5 * math.log(8))
     assert s.entropy == pytest.approx((0.5 * math.log(4) + 0.5 * math.log(8)) / math.log(13))
     assert s.by_category["Culture"] == 2 and s.by_category["Technology"] == 1 and sum(s.by_category.values()) == 8
 
@@ -100,7 +101,10 @@ def test_a_whole_vote_through_the_cli(tmp_path):
     votes = {r["project"]: r["votes"] for r in result["rows"]}
     assert votes == {i: (6 if i in (2, 5, 8, 11) else 0) for i in range(1, 14)}
     assert result["notes"][0] == "valid ballots 6 of 6; invalid: none"
-    assert result["notes"][1] == f"coverage 4/13 projects; normalized entropy {math.log(4) / math.log(13):.3f}"
+    assert result["notes"][1] == (
+        f"approvals 24; coverage 4/13 projects; entropy {math.log(4):.3f} nats (normalized "
+        f"{math.log(4) / math.log(13):.3f})"
+    )
     assert "funded (greedy approval, budget 40,000): [2, 5, 8, 11]" in result["notes"]
 
 

@@ -56,7 +56,7 @@ def test_drift_and_dynamics_by_hand():
     # agent 0 vs mean of others (2, 4): √(1+9)/√(4+9); agent 1 vs (1, 1): √(4+9)/√13; agent 2: item 0 only
     np.testing.assert_allclose(drift(X, delta), [np.sqrt(10 / 13), 1.0, 0.5])
     same = np.array([[2, 2], [2, 2], [2, 2]], float)
-    dyn = dynamics([X, same], np.array([[1, 1], [3, 4], [1, 2]], float), delta)
+    dyn = dynamics({0: X, 1: same}, np.array([[1, 1], [3, 4], [1, 2]], float), delta)
     assert dyn.diversity_p[1] == 0 and dyn.delta_d[1] == pytest.approx(-dyn.diversity_p[0])
     np.testing.assert_array_equal(dyn.drift[1], 0.0)
 

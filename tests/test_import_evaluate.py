@@ -54,7 +54,7 @@ def test_import_and_evaluate(outputs, tmp_path):
     assert len(table) == 2230 and set(table["backbone"]) == {"oracle_v1.2", "constant"}
     assert run.manifest["backbones"] == ["constant", "oracle_v1.2"]
 
-    scores = {s.label: s for s in evaluate_responses(table, survey, PAPER_CULTURES)}
+    scores = {s.label: s for s in evaluate_responses(table, survey, PAPER_CULTURES)[0]}
     human = human_reference(survey, PAPER_CULTURES)
     oracle = scores["oracle_v1.2"]
     # Answering with the majority reproduces the human reference exactly, code-0 majorities included.
@@ -93,7 +93,7 @@ def test_strict_mode_drops_out_of_range_and_recodes(outputs, tmp_path):
     survey = wvs7()
     import_reference_outputs(outputs, tmp_path / "run", survey)
     table = Run.open(tmp_path / "run").responses()
-    oracle = [s for s in evaluate_responses(table, survey, PAPER_CULTURES, "strict") if s.label == "oracle_v1.2"][0]
+    oracle = [s for s in evaluate_responses(table, survey, PAPER_CULTURES, "strict")[0] if s.label == "oracle_v1.2"][0]
     assert oracle.answered["BRA"] == 222 - 2  # BRA's two code-0 majorities (Q124, Q125) dropped
     assert oracle.alignment < 1.0  # faithful majorities differ from strict ones on 0-based items
 
@@ -101,12 +101,15 @@ def test_strict_mode_drops_out_of_range_and_recodes(outputs, tmp_path):
 def test_subset_of_cultures_and_missing_culture(outputs, tmp_path):
     import_reference_outputs(outputs, tmp_path / "run", wvs7())
     table = Run.open(tmp_path / "run").responses()
-    two = evaluate_responses(table, wvs7(), ["BRA", "CHN"])
+    two, _ = evaluate_responses(table, wvs7(), ["BRA", "CHN"])
     human = human_reference(wvs7(), ["BRA", "CHN"])
     oracle = [s for s in two if s.label == "oracle_v1.2"][0]
     assert oracle.diversity_p == oracle.diversity_s == pytest.approx(human.diversity_p)
-    with pytest.raises(CulturescopeError, match="no responses for culture\\(s\\) USA"):
-        evaluate_responses(table, wvs7(), ["BRA", "USA"])
+    scores, coverage = evaluate_responses(table, wvs7(), ["BRA", "USA"])
+    assert scores == []
+    assert coverage.left_out == [f"{m} (static): no responses for USA" for m in ("constant", "oracle_v1.2")]
+    with pytest.raises(CulturescopeError, match="--strict-complete.*constant \\(static\\): no responses for USA"):
+        evaluate_responses(table, wvs7(), ["BRA", "USA"], strict=True)
 
 
 def test_several_samples_are_averaged(tmp_path):
@@ -131,40 +134,53 @@ def test_several_samples_are_averaged(tmp_path):
                 for it in survey.items
             ]
     run.append(rows)
-    (score,) = evaluate_responses(run.responses(), survey, ["BRA", "CHN"])
+    (score,), _ = evaluate_responses(run.responses(), survey, ["BRA", "CHN"])
     assert score.samples == 2
-    # Both samples put CHN one step above BRA wherever the scale allows it.
-    assert score.diversity_p > 0
+    # Sample s puts BRA at code s+1 and CHN one step above wherever the scale allows it: eq. 3 by hand
+    # over the items with Δ > 0, then the mean of the two samples' Div.
+    n = np.array([len(it.options) for it in survey.items])
+    informative = n > 1
+    divs = []
+    for code in (1, 2):
+        gap = np.minimum(code + 1, n) - np.minimum(code, n)
+        divs.append(np.sqrt((gap[informative] ** 2).sum() / ((n[informative] - 1) ** 2).sum()))
+    assert score.diversity_p == pytest.approx(np.mean(divs), abs=1e-12)
+    assert score.diversity_s == pytest.approx(np.mean(divs), abs=1e-12)  # two agents: the MST is the one edge
     assert score.answered == {"BRA": 446, "CHN": 446}
 
 
-def test_truncated_jsonl_is_one_clear_error(outputs, tmp_path):
+def test_truncated_jsonl_imports_the_rest_or_stops_when_strict(outputs, tmp_path):
     path = outputs / "constant_BRA_system.jsonl"
     text = path.read_text()
     path.write_text(text[: len(text) - 40])
     with pytest.raises(CulturescopeError) as err:
-        import_reference_outputs(outputs, tmp_path / "run", wvs7())
+        import_reference_outputs(outputs, tmp_path / "strict", wvs7(), strict=True)
     message = str(err.value)
     assert "1 bad line(s)" in message and f"{path}: line 223: invalid JSON" in message
-    assert not (tmp_path / "run").exists()
+    assert not (tmp_path / "strict").exists()
+    run, report = import_reference_outputs(outputs, tmp_path / "run", wvs7())
+    assert report.bad_lines == [f"{path}: line 223: invalid JSON (Unterminated string starting at; truncated file?)"]
+    assert report.responses == 10 * 223 - 1
 
 
-def test_skip_bad_lines_imports_the_rest(outputs, tmp_path):
+def test_bad_lines_are_named_and_the_rest_imported(outputs, tmp_path):
     path = outputs / "constant_BRA_system.jsonl"
     lines = path.read_text().splitlines()
     lines[5] = json.dumps({"idx": 5, "q_id": "Q999", "response": "x"})
     lines[6] = json.dumps({"idx": 6, "response": "x"})
     path.write_text("\n".join(lines) + "\n")
-    run, report = import_reference_outputs(outputs, tmp_path / "run", wvs7(), skip_bad_lines=True)
+    run, report = import_reference_outputs(outputs, tmp_path / "run", wvs7())
     assert report.bad_lines == [f"{path}: line 6: unknown q_id 'Q999'", f"{path}: line 7: missing field(s) q_id"]
     assert report.responses == 10 * 223 - 2
     assert run.manifest["source"]["skipped_lines"] == report.bad_lines
 
 
 def test_unknown_culture_in_file_name(outputs, tmp_path):
-    (outputs / "m_XYZ_system.jsonl").write_text("")
-    with pytest.raises(CulturescopeError, match="unknown culture 'XYZ'"):
-        import_reference_outputs(outputs, tmp_path / "run", wvs7())
+    bad = outputs / "m_XYZ_system.jsonl"
+    bad.write_text("")
+    run, report = import_reference_outputs(outputs, tmp_path / "run", wvs7())
+    assert report.bad_lines == [f"{bad}: culture 'XYZ' is not in survey wvs7; file skipped"]
+    assert report.responses == 10 * 223
 
 
 def test_run_store_survives_a_torn_last_line(tmp_path):

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from culturescope import metrics
+from culturescope.coverage import GROUP, Coverage, complete, default_cultures
 from culturescope.errors import CulturescopeError
 from culturescope.extract import OK, OUT_OF_RANGE, parse_boxed
 from culturescope.survey import Mode, Survey
@@ -109,34 +110,31 @@ def human_reference(survey: Survey, cultures: list[str], mode: Mode = "faithful"
 
 
 def evaluate_responses(
-    responses: pd.DataFrame, survey: Survey, cultures: list[str] | None = None, mode: Mode = "faithful", round: int = 0
-) -> list[SystemScore]:
-    """Score every (system, backbone) of a response table on the chosen cultures and round.
+    responses: pd.DataFrame,
+    survey: Survey,
+    cultures: list[str] | None = None,
+    mode: Mode = "faithful",
+    round: int = 0,
+    strict: bool = False,
+) -> tuple[list[SystemScore], Coverage]:
+    """Score every (system, backbone) of a response table that is complete for the chosen cultures
+    (default: the set most backbones share) in one round, and account for what was left out.
 
     Each agent is scored against its own culture's majority answers. With several samples per
-    agent, the metrics are computed per sample and averaged.
+    agent, the metrics are computed per sample and averaged. ``strict``: a gap is an error.
     """
     table = without_simulations(responses)
-    table = table[table["round"] == round]
-    if table.empty:
+    if not (table["round"] == round).any():
         raise CulturescopeError(f"no responses in round {round}")
     if cultures is None:
-        cultures = sorted(table["culture"].unique())
+        cultures = default_cultures(table[table["round"] == round])
     for c in cultures:
         survey.culture(c)
-    unknown = sorted(set(table["item"]) - set(survey.item_ids))
-    if unknown:
-        raise CulturescopeError(f"responses name items not in survey {survey.name!r}: {', '.join(unknown[:5])}")
+    coverage = complete(table, survey, cultures, round, strict)
     delta = survey.deltas
     out = []
-    for (system, backbone, answer_mode), group in table.groupby(["system", "backbone", "mode"], sort=True):
-        group = group[group["culture"].isin(cultures)]
+    for (system, backbone, answer_mode), group in coverage.table.groupby(GROUP[:3], sort=True):
         agents = group.drop_duplicates("agent").sort_values("culture")[["agent", "culture"]]
-        missing = sorted(set(cultures) - set(agents["culture"]))
-        if missing:
-            raise CulturescopeError(
-                f"backbone {backbone!r} (system {system!r}) has no responses for culture(s) {', '.join(missing)}"
-            )
         mu = survey.majority_matrix(list(agents["culture"]), mode)
         scores = [
             score(answer_matrix(sample, survey, list(agents["agent"]), mode), mu, delta)
@@ -158,7 +156,7 @@ def evaluate_responses(
                 {c: int((group["culture"] == c).sum()) for c in cultures},
             )
         )
-    return out
+    return out, coverage
 
 
 def status_counts(responses: pd.DataFrame) -> pd.DataFrame:

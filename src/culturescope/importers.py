@@ -43,6 +43,7 @@ class ImportReport:
     responses: int = 0
     statuses: Counter = field(default_factory=Counter)
     bad_lines: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
 
 
 def _records(path: Path, required: tuple[str, ...], report: ImportReport) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -66,9 +67,21 @@ def _records(path: Path, required: tuple[str, ...], report: ImportReport) -> Ite
                 yield where, rec
 
 
+def _file_culture(path: Path, pattern: re.Pattern, survey: Survey, report: ImportReport) -> tuple[str, str] | None:
+    """(model, culture) named by a file, or None (with a line in the report) for a culture the survey lacks."""
+    model, code = pattern.match(path.name).group("model", "culture")  # type: ignore[union-attr]
+    try:
+        return model, survey.culture(code.upper()).code
+    except CulturescopeError:
+        report.bad_lines.append(f"{path}: culture {code!r} is not in survey {survey.name}; file skipped")
+        return None
+
+
 def _survey_rows(path: Path, survey: Survey, report: ImportReport, system: str, round: int) -> list[dict]:
-    model, culture = SURVEY_FILE.match(path.name).group("model", "culture")  # type: ignore[union-attr]
-    culture = survey.culture(culture.upper()).code
+    named = _file_culture(path, SURVEY_FILE, survey, report)
+    if named is None:
+        return []
+    model, culture = named
     rows, seen = [], set()
     for where, rec in _records(path, ("q_id", "response"), report):
         try:
@@ -101,8 +114,10 @@ def _survey_rows(path: Path, survey: Survey, report: ImportReport, system: str, 
 
 
 def _ballot_rows(path: Path, survey: Survey, report: ImportReport) -> list[dict]:
-    model, culture = BALLOT_FILE.match(path.name).group("model", "culture")  # type: ignore[union-attr]
-    culture = survey.culture(culture.upper()).code
+    named = _file_culture(path, BALLOT_FILE, survey, report)
+    if named is None:
+        return []
+    model, culture = named
     ids = {p["id"] for p in budgeting_projects()}
     rows, seen = [], set()
     for where, rec in _records(path, ("run_idx", "response"), report):
@@ -144,11 +159,14 @@ def _round_dirs(source: Path) -> list[tuple[int, Path]]:
 
 
 def import_reference_outputs(
-    source: str | Path, dest: str | Path, survey: Survey, skip_bad_lines: bool = False, kind: str = "static"
+    source: str | Path, dest: str | Path, survey: Survey, strict: bool = False, kind: str = "static"
 ) -> tuple[Run, ImportReport]:
     """Read the reference implementation's outputs in ``source`` into a new run at ``dest``.
 
-    Any bad line stops the import with one message listing them, unless ``skip_bad_lines``.
+    Bad lines (invalid JSON, missing fields, unknown items, a second answer) and files of cultures
+    the survey lacks are left out, each named in ``report.bad_lines`` and the manifest; files in the
+    directories that are not outputs (such as ``*_system_bk.jsonl`` backups) are listed in
+    ``report.ignored``. With ``strict``, any bad line stops the import and nothing is written.
     """
     source = Path(source)
     if kind not in KINDS:
@@ -172,6 +190,12 @@ def import_reference_outputs(
             for p in sorted(d.iterdir())
             if SURVEY_FILE.match(p.name)
         ]
+        report.ignored = [
+            f"{p}: not a {{model}}_{{CULTURE}}_system.jsonl file"
+            for _, d in dirs
+            for p in sorted(d.iterdir())
+            if p.is_file() and not SURVEY_FILE.match(p.name)
+        ]
         expected = (
             "round directories (wvs_evaluation, wvs_evaluation_interaction...)"
             if kind == "exposure"
@@ -181,12 +205,12 @@ def import_reference_outputs(
         raise CulturescopeError(f"{source}: no {expected} found")
     report.files = len(jobs)
     rows = [row for path, read in jobs for row in read(path)]
-    if report.bad_lines and not skip_bad_lines:
+    if report.bad_lines and strict:
         shown = "; ".join(report.bad_lines[:5])
         more = f" (and {len(report.bad_lines) - 5} more)" if len(report.bad_lines) > 5 else ""
         raise CulturescopeError(
             f"{len(report.bad_lines)} bad line(s): {shown}{more}; nothing imported "
-            "(use --skip-bad-lines to import the rest)"
+            "(without --strict-complete the good lines are imported and the bad ones listed)"
         )
     run = Run.create(
         dest,
@@ -197,6 +221,7 @@ def import_reference_outputs(
                 "directory": str(source.resolve()),
                 "files": [str(p.relative_to(source)) for p, _ in jobs],
                 "skipped_lines": report.bad_lines,
+                "ignored_files": report.ignored,
             },
             "survey": survey.name,
             "systems": sorted({r["system"] for r in rows}),

@@ -26,6 +26,7 @@ from culturescope.evaluate import usable
 from culturescope.htmlparts import figure as _figure
 from culturescope.htmlparts import table as _table
 from culturescope.palette_report import palette_parts
+from culturescope.published import applies, landing, published_systems
 from culturescope.simulation_report import simulation_parts
 from culturescope.store import Run
 from culturescope.survey import Mode, Survey, budgeting_projects
@@ -107,9 +108,10 @@ def _alignment_parts(
     mode: Mode,
     replicates: int,
     per_item: list[str] | None,
+    strict: bool = False,
 ) -> tuple[list[str], list[str]]:
     """Scores with intervals and the Beyond-Alignment figures; and the systems left out."""
-    systems, empty = system_answers(responses, survey, cultures, mode)
+    systems, empty = system_answers(responses, survey, cultures, mode, strict=strict)
     if per_item:
         select_systems(per_item, systems)
     delta = survey.deltas
@@ -117,8 +119,6 @@ def _alignment_parts(
     human = mu
     D_h = metrics.pairwise_distances(human, delta)
     parts = []
-    if empty:
-        parts.append(f"<p>Left out, no answer could be scored: {escape(', '.join(empty))}.</p>")
 
     rows = []
     for label, X in systems.items():
@@ -142,8 +142,16 @@ def _alignment_parts(
         }
     )
     parts.append("<h2>Scores (×100, 95% bootstrap intervals over items)</h2>" + _table(pd.DataFrame(rows)))
-
     land = landscape(systems, mu, delta)
+    if applies(cultures, mode):
+        land_lines = "".join(
+            f"<li>{escape(label)}: {escape(landing(100 * a, 100 * dp))}</li>"
+            for label, a, dp in zip(land.labels, land.alignment, land.diversity_p)
+        )
+        parts.append(
+            "<h3>Published reference points: Beyond Alignment, Table 1 (×100; the paper's numbers, not these runs')"
+            f"</h3><ul>{land_lines}</ul>" + _table(published_systems())
+        )
     figs = []
     if len(systems) >= 2:
         figs += [
@@ -176,15 +184,17 @@ def _alignment_parts(
             )
         )
     figs += _culture_figures(responses, survey, list(systems), mode)
-    exposure = {
-        label: d for label, d in exposure_dynamics(responses, survey, cultures, mode).items() if len(d.rounds) > 1
-    }
+    dynamics, exposure_left_out = exposure_dynamics(responses, survey, cultures, mode, strict)
+    empty += exposure_left_out
+    exposure = {label: d for label, d in dynamics.items() if len(d.rounds) > 1}
     if exposure:
         figs.append(
             _figure(plots.dynamics_figure(exposure), "Fig. 4, 5 and 8: social exposure, change and trajectories")
         )
     figs += _budgeting_figures(responses)
     parts.append("<h2>Figures</h2>" + "".join(figs))
+    if empty:
+        parts.insert(0, "<p>Left out:</p><ul>" + "".join(f"<li>{escape(line)}</li>" for line in empty) + "</ul>")
     return parts, empty
 
 
@@ -198,6 +208,7 @@ def build_report(
     per_item: list[str] | None = None,
     groups: GroupShares | None = None,
     case_item: str | None = None,
+    strict: bool = False,
 ) -> tuple[str, list[str]]:
     """The report as one HTML string, from the runs and their responses, and the systems left out
     because none of their answers could be scored. ``per_item``: the systems of Fig. 1 (right); by
@@ -213,7 +224,9 @@ def build_report(
     ]
     empty: list[str] = []
     if (~simulated & ~judging).any():
-        found, empty = _alignment_parts(responses[~simulated & ~judging], survey, cultures, mode, replicates, per_item)
+        found, empty = _alignment_parts(
+            responses[~simulated & ~judging], survey, cultures, mode, replicates, per_item, strict
+        )
         parts += found
     palette = responses["system"].isin(PALETTE_METHODS)
     if (simulated & ~palette).any() or judging.any():
@@ -257,8 +270,11 @@ def write_report(
     per_item: list[str] | None = None,
     groups: GroupShares | None = None,
     case_item: str | None = None,
+    strict: bool = False,
 ) -> list[str]:
     """Write the report to ``out``; returns the systems left out (see :func:`build_report`)."""
-    html, left_out = build_report(runs, responses, survey, cultures, mode, replicates, per_item, groups, case_item)
+    html, left_out = build_report(
+        runs, responses, survey, cultures, mode, replicates, per_item, groups, case_item, strict
+    )
     out.write_text(html, encoding="utf-8")
     return left_out

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from culturescope import metrics
+from culturescope.coverage import complete
 from culturescope.errors import CulturescopeError
 from culturescope.evaluate import answer_matrix
 from culturescope.survey import Mode, Survey
@@ -16,31 +17,37 @@ from culturescope.systems.simulation import without_simulations
 
 
 def system_answers(
-    responses: pd.DataFrame, survey: Survey, cultures: list[str], mode: Mode = "faithful", round: int = 0
+    responses: pd.DataFrame,
+    survey: Survey,
+    cultures: list[str],
+    mode: Mode = "faithful",
+    round: int = 0,
+    strict: bool = False,
 ) -> tuple[dict[str, np.ndarray], list[str]]:
-    """Answer arrays (samples, cultures, items) per single-backbone system of a response table, and
-    the names of the systems left out because not one of their answers could be scored.
+    """Answer arrays (samples, cultures, items) per single-backbone system of a response table that is
+    complete for ``cultures`` in ``round``, and one line for each system left out and why (see
+    :func:`culturescope.coverage.complete`; also those of which not one answer could be scored).
 
     Systems are named by backbone, with the answer mode added when a backbone has both modes.
     """
-    responses = without_simulations(responses)
-    table = responses[
-        (responses["round"] == round) & responses["culture"].isin(cultures) & responses["item"].isin(survey.item_ids)
-    ]  # not ballots or other tasks
+    coverage = complete(without_simulations(responses), survey, cultures, round, strict)
+    table = coverage.table
     both = table.groupby("backbone")["mode"].nunique()
-    out = {}
+    systems, left_out = {}, list(coverage.left_out)
     for (backbone, answer_mode), group in table.groupby(["backbone", "mode"], sort=True):
-        missing = sorted(set(cultures) - set(group["culture"]))
-        if missing:
-            raise CulturescopeError(f"backbone {backbone!r} has no responses for culture(s) {', '.join(missing)}")
         agents = [group.loc[group["culture"] == c, "agent"].iloc[0] for c in cultures]
         label = f"{backbone} [{answer_mode}]" if both[backbone] > 1 else str(backbone)
-        out[label] = np.stack([answer_matrix(s, survey, agents, mode) for _, s in group.groupby("sample")])
-    empty = [label for label, X in out.items() if not np.isfinite(X).any()]
-    systems = {label: X for label, X in out.items() if label not in empty}
+        X = np.stack([answer_matrix(s, survey, agents, mode) for _, s in group.groupby("sample")])
+        if np.isfinite(X).any():
+            systems[label] = X
+        else:
+            left_out.append(f"{label}{f' (round {round})' if round else ''}: no answer could be scored")
     if not systems:
-        raise CulturescopeError(f"no scored answers for cultures {', '.join(cultures)} in round {round}")
-    return systems, empty
+        raise CulturescopeError(
+            f"no system has scored answers for all of {', '.join(cultures)} in round {round}"
+            + "".join(f"; {line}" for line in left_out[:5])
+        )
+    return systems, left_out
 
 
 def select_systems(names: list[str], systems: dict[str, np.ndarray]) -> list[str]:

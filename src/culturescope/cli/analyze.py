@@ -17,6 +17,7 @@ from culturescope.analyses.subsets import AgentCount, max_by_size, subsets
 from culturescope.analyses.uncertainty import bootstrap
 from culturescope.cli.common import (
     AnsweredCulturesOpt,
+    BackbonesOpt,
     CulturesFileOpt,
     CulturesOpt,
     ItemsOpt,
@@ -26,6 +27,7 @@ from culturescope.cli.common import (
     PerItemOpt,
     ReferenceOpt,
     RunsArg,
+    StrictCompleteOpt,
     analyze_app,
     app,
     chosen_systems,
@@ -41,6 +43,7 @@ from culturescope.cli.common import (
     systems_of,
 )
 from culturescope.errors import CulturescopeError
+from culturescope.published import applies, published_systems
 
 
 @analyze_app.command("landscape")
@@ -48,6 +51,8 @@ def analyze_landscape(
     runs: RunsArg,
     per_item: PerItemOpt = None,
     cultures: CulturesOpt = None,
+    backbones: BackbonesOpt = None,
+    strict_complete: StrictCompleteOpt = False,
     mode: ModeOpt = Mode.faithful,
     json_: JsonOpt = False,
     items: ItemsOpt = None,
@@ -57,7 +62,7 @@ def analyze_landscape(
     """Alignment vs Diversity_P and Diversity_S across single-backbone systems, with Pearson r (§5.1);
     with --per-item, each question's (D_q, A_q) for the chosen systems."""
     survey = load_survey_options(items, reference, cultures_file)
-    _, chosen, systems = systems_of(runs, cultures, mode.value, survey)
+    _, chosen, systems = systems_of(runs, cultures, mode.value, survey, backbones, strict_complete)
     mu = survey.majority_matrix(chosen, mode.value)
     if per_item:
         columns = {}
@@ -78,12 +83,20 @@ def analyze_landscape(
         else ["Pearson r needs at least 3 systems"]
     )
     emit(rows, f"Diversity–alignment landscape (×100), cultures {','.join(chosen)}", json_, notes)
+    if applies(chosen, mode.value):
+        emit(
+            published_systems().to_dict("records"),
+            "Published reference points: Beyond Alignment, Table 1 (×100; not part of the Pearson r above)",
+            json_,
+        )
 
 
 @analyze_app.command("mixed")
 def analyze_mixed(
     runs: RunsArg,
     cultures: CulturesOpt = None,
+    backbones: BackbonesOpt = None,
+    strict_complete: StrictCompleteOpt = False,
     mode: ModeOpt = Mode.faithful,
     json_: JsonOpt = False,
     items: ItemsOpt = None,
@@ -92,7 +105,7 @@ def analyze_mixed(
 ) -> None:
     """Every assignment of the runs' backbones to the culture slots: frontiers and highlights (§5.2)."""
     survey = load_survey_options(items, reference, cultures_file)
-    _, chosen, systems = systems_of(runs, cultures, mode.value, survey)
+    _, chosen, systems = systems_of(runs, cultures, mode.value, survey, backbones, strict_complete)
     if len(systems) < 2:
         raise CulturescopeError("the mixed analysis needs at least two systems (backbones or answer modes)")
     X = np.stack([s[0] for s in systems.values()])
@@ -223,6 +236,8 @@ def analyze_bootstrap(
     level: Annotated[float, typer.Option(help="Confidence level.")] = 0.95,
     seed: Annotated[int, typer.Option()] = 0,
     cultures: CulturesOpt = None,
+    backbones: BackbonesOpt = None,
+    strict_complete: StrictCompleteOpt = False,
     mode: ModeOpt = Mode.faithful,
     json_: JsonOpt = False,
     items: ItemsOpt = None,
@@ -233,7 +248,7 @@ def analyze_bootstrap(
     if not 0 < level < 1 or replicates < 10:
         raise CulturescopeError("--level must be between 0 and 1 and --replicates at least 10")
     survey = load_survey_options(items, reference, cultures_file)
-    _, chosen, systems = systems_of(runs, cultures, mode.value, survey)
+    _, chosen, systems = systems_of(runs, cultures, mode.value, survey, backbones, strict_complete)
     mu = survey.majority_matrix(chosen, mode.value)
     rows = []
     for label, X in systems.items():
@@ -254,6 +269,8 @@ def analyze_bootstrap(
 def analyze_exposure(
     runs: RunsArg,
     cultures: CulturesOpt = None,
+    backbones: BackbonesOpt = None,
+    strict_complete: StrictCompleteOpt = False,
     mode: ModeOpt = Mode.faithful,
     json_: JsonOpt = False,
     items: ItemsOpt = None,
@@ -262,8 +279,8 @@ def analyze_exposure(
 ) -> None:
     """Social exposure dynamics (§6): scores per round, ΔD and ΔA against round 0, agents' drift."""
     survey = load_survey_options(items, reference, cultures_file)
-    _, responses = load_runs(runs)
-    print_dynamics(responses, survey, cultures, mode.value, json_)
+    _, responses = load_runs(runs, backbones)
+    print_dynamics(responses, survey, cultures, mode.value, json_, strict_complete)
 
 
 @app.command(rich_help_panel="Analyses")
@@ -272,6 +289,8 @@ def report(
     output: Annotated[Path, typer.Option("-o", "--output", help="The HTML file to write.")] = Path("report.html"),
     per_item: PerItemOpt = None,
     cultures: CulturesOpt = None,
+    backbones: BackbonesOpt = None,
+    strict_complete: StrictCompleteOpt = False,
     mode: ModeOpt = Mode.faithful,
     replicates: Annotated[int, typer.Option(help="Bootstrap replicates for the intervals.")] = 1000,
     groups: Annotated[
@@ -292,7 +311,7 @@ def report(
     from culturescope.report import write_report
 
     survey = load_survey_options(items, reference, cultures_file)
-    opened, responses = load_runs(runs)
+    opened, responses = load_runs(runs, backbones)
     if case_item:
         survey.item_index(case_item)
     note_left_out(
@@ -307,6 +326,7 @@ def report(
             split_names(per_item) if per_item else None,
             load_group_reference(groups) if groups else None,
             case_item,
+            strict_complete,
         )
     )
     out.print(escape(f"wrote {output} ({output.stat().st_size / 1e6:.1f} MB)"), highlight=False)

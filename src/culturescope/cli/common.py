@@ -17,10 +17,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from culturescope.analyses.dynamics import exposure_dynamics
+from culturescope.analyses.dynamics import exposure_dynamics, round_one_change
 from culturescope.analyses.landscape import select_systems, system_answers
 from culturescope.analyses.subsets import culture_distances as subset_distances
 from culturescope.analyses.subsets import own_cultures
+from culturescope.coverage import default_cultures, select_backbones
 from culturescope.errors import CulturescopeError
 from culturescope.evaluate import SystemScore
 from culturescope.store import Run
@@ -145,6 +146,33 @@ def print_scores(scores: list[SystemScore], human: SystemScore, fmt: Format, mod
     out.print(counts)
 
 
+def print_published(scores: list[SystemScore], cultures: list[str], mode: str) -> None:
+    """The paper's 18 published single-backbone systems, marked as such, and where each scored system
+    lands among them; only when the scores are comparable (the paper's five cultures, faithful)."""
+    from culturescope.published import applies, landing, published_systems
+
+    if not applies(cultures, mode):
+        return
+    table = published_systems()
+    paper = {row.backbone: row for row in table.itertuples()}
+    shown = Table(title="Published: Beyond Alignment, Table 1 (×100; BRA, CHN, MEX, NGA, NZL) — reference points")
+    for col in ("published backbone", "Alignment", "Diversity_P", "Diversity_S"):
+        shown.add_column(col, justify="left" if col.startswith("published") else "right")
+    for row in table.itertuples():
+        shown.add_row(escape(row.backbone), f"{row.alignment:.2f}", f"{row.diversity_p:.2f}", f"{row.diversity_s:.2f}")
+    out.print(shown)
+    for s in scores:
+        a, p, q = (float("nan") if np.isnan(x) else 100 * x for x in (s.alignment, s.diversity_p, s.diversity_s))
+        if np.isnan(p):
+            continue
+        line = f"{s.label} [{s.mode}]: {landing(a, p)}"
+        if s.label in paper:
+            ref = paper[s.label]
+            diffs = (a - ref.alignment, p - ref.diversity_p, q - ref.diversity_s)
+            line += "; ours − published: " + " / ".join(f"{x:+.2f}" for x in diffs)
+        out.print(escape(line), highlight=False)
+
+
 RunsArg = Annotated[list[Path], typer.Argument(help="One or more run directories.")]
 CulturesOpt = Annotated[
     Optional[str], typer.Option(help="Comma-separated culture codes (default: the cultures every system answered).")
@@ -152,13 +180,30 @@ CulturesOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
-def load_runs(runs: list[Path]) -> tuple[list[Run], pd.DataFrame]:
-    """The opened runs and all their responses in one table, each file read once."""
+BackbonesOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--backbones",
+        help="Comma-separated backbone names or shell-style patterns, e.g. 'gpt-*,claude-opus-4.7' (default: all).",
+    ),
+]
+StrictCompleteOpt = Annotated[
+    bool,
+    typer.Option(
+        "--strict-complete",
+        help="Stop with an error when a backbone lacks a chosen culture or round, or lines name unknown items "
+        "(default: score what is complete and list what was left out).",
+    ),
+]
+
+
+def load_runs(runs: list[Path], backbones: str | None = None) -> tuple[list[Run], pd.DataFrame]:
+    """The opened runs and all their responses (of the --backbones asked for) in one table, each file read once."""
     opened = [Run.open(r) for r in runs]
     responses = pd.concat([r.responses() for r in opened], ignore_index=True)
     if responses.empty:
         raise CulturescopeError("the runs hold no responses")
-    return opened, responses
+    return opened, select_backbones(responses, backbones)
 
 
 AnsweredCulturesOpt = Annotated[
@@ -176,23 +221,33 @@ def load_answers(runs: list[Path], cultures: str | None, items, reference, cultu
 
 
 def run_cultures(responses: pd.DataFrame, cultures: str | None, survey: Survey) -> list[str]:
-    """The chosen cultures, by default those every (backbone, mode) answered."""
-    common = set.intersection(*(set(g["culture"]) for _, g in responses.groupby(["backbone", "mode"])))
-    return survey.resolve_cultures(cultures, sorted(common))
+    """The chosen cultures, by default the set shared by the most systems (see ``default_cultures``)."""
+    return survey.resolve_cultures(cultures, default_cultures(responses))
 
 
-def systems_of(runs: list[Path], cultures: str | None, mode: str, survey: Survey):
-    """The runs, their cultures and their single-backbone systems' answer arrays."""
-    opened, responses = load_runs(runs)
+def systems_of(
+    runs: list[Path],
+    cultures: str | None,
+    mode: str,
+    survey: Survey,
+    backbones: str | None = None,
+    strict: bool = False,
+):
+    """The runs, their cultures and the answer arrays of the single-backbone systems complete for them."""
+    opened, responses = load_runs(runs, backbones)
     chosen = run_cultures(responses, cultures, survey)
-    systems, empty = system_answers(responses, survey, chosen, mode)
-    note_left_out(empty)
+    systems, left_out = system_answers(responses, survey, chosen, mode, strict=strict)
+    note_left_out(left_out)
     return opened, chosen, systems
 
 
-def note_left_out(empty: list[str]) -> None:
-    if empty:
-        Console(stderr=True, soft_wrap=True).print(escape(f"left out, no answer could be scored: {', '.join(empty)}"))
+def note_left_out(lines: list[str], partial: list[str] = ()) -> None:
+    """One stderr line for each system or round left out, and for each scored on fewer items."""
+    err = Console(stderr=True, soft_wrap=True, highlight=False)
+    for line in lines:
+        err.print(escape(f"left out: {line}"))
+    for line in partial:
+        err.print(escape(f"partial: {line}"))
 
 
 def split_names(text: str) -> list[str]:
@@ -241,11 +296,15 @@ def culture_distances(runs: list[Path], system: str, cultures: str | None, mode:
     return (chosen, *subset_distances(rows, survey, chosen, mode))
 
 
-def print_dynamics(responses: pd.DataFrame, survey: Survey, cultures: str | None, mode: str, json_: bool) -> None:
+def print_dynamics(
+    responses: pd.DataFrame, survey: Survey, cultures: str | None, mode: str, json_: bool, strict: bool = False
+) -> None:
     exposed = responses[responses["system"] == EXPOSURE]
     if exposed.empty:
         raise CulturescopeError("no exposure responses in these runs; make them with: culturescope run --rounds 5")
-    chosen = survey.resolve_cultures(cultures, sorted(exposed["culture"].unique()))
+    chosen = run_cultures(exposed, cultures, survey)
+    result, left_out = exposure_dynamics(responses, survey, chosen, mode, strict)
+    note_left_out(left_out)
     rows = [
         {
             "system": label,
@@ -257,12 +316,21 @@ def print_dynamics(responses: pd.DataFrame, survey: Survey, cultures: str | None
             "ΔA": 100 * da,
             "mean drift": 100 * float(np.nanmean(dr)),
         }
-        for label, dyn in exposure_dynamics(responses, survey, chosen, mode).items()
+        for label, dyn in result.items()
         for r, a, p, q, dd, da, dr in zip(
             dyn.rounds, dyn.alignment, dyn.diversity_p, dyn.diversity_s, dyn.delta_d, dyn.delta_a, dyn.drift
         )
     ]
-    emit(rows, f"Social exposure dynamics (×100), cultures {','.join(chosen)}", json_)
+    notes = []
+    fig4 = round_one_change(result)
+    if fig4:
+        change, full = fig4
+        last = int(result[full[0]].rounds.max())
+        notes.append(
+            f"Fig. 4: mean round-1 ΔD_P over the {len(full)} systems with rounds 0–{last} = {100 * change:+.2f} "
+            f"({', '.join(full)})"
+        )
+    emit(rows, f"Social exposure dynamics (×100), cultures {','.join(chosen)}", json_, notes)
 
 
 def item_selection(survey: Survey, items_arg: str | None, per_dimension: int | None) -> list[str] | None:

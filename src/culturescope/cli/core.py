@@ -16,20 +16,26 @@ from culturescope.backends import BackboneSpec
 from culturescope.backends.presets import apply_preset
 from culturescope.cache import RequestCache
 from culturescope.cli.common import (
+    BackbonesOpt,
     CulturesFileOpt,
     Format,
     ItemsOpt,
     Mode,
     ModeOpt,
     ReferenceOpt,
+    StrictCompleteOpt,
     app,
+    load_runs,
     load_survey_options,
+    note_left_out,
     out,
     print_dynamics,
+    print_published,
     print_scores,
     resumable,
     survey_app,
 )
+from culturescope.coverage import default_cultures
 from culturescope.errors import CulturescopeError
 from culturescope.evaluate import SystemScore, evaluate_responses, human_reference, status_counts
 from culturescope.experiment import Experiment, execute, load_experiment
@@ -51,8 +57,13 @@ def evaluate(
     ] = None,
     cultures: Annotated[
         Optional[str],
-        typer.Option(help="Comma-separated culture codes (default: the run's cultures, or BRA,CHN,MEX,NGA,NZL)."),
+        typer.Option(
+            help="Comma-separated culture codes (default: the culture set most backbones share; "
+            "without a run, BRA,CHN,MEX,NGA,NZL)."
+        ),
     ] = None,
+    backbones: BackbonesOpt = None,
+    strict_complete: StrictCompleteOpt = False,
     format: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
     mode: ModeOpt = Mode.faithful,
     round: Annotated[int, typer.Option(help="Interaction round to score (0 = static answers).")] = 0,
@@ -63,20 +74,24 @@ def evaluate(
     """Alignment (eq. 2), Diversity_P (eq. 4) and Diversity_S (eq. 5) per backbone, beside humans.
 
     The human reference scores each culture's majority answers as an agent, on the same cultures.
+    Backbones without every chosen culture are left out, one line each on stderr.
 
     Example: culturescope evaluate runs/imported --cultures BRA,CHN,MEX,NGA,NZL
     """
     survey = load_survey_options(items, reference, cultures_file)
     scores: list[SystemScore] = []
     if run is not None:
-        responses = Run.open(run).responses()
-        if responses.empty:
-            raise CulturescopeError(f"{run} has no responses yet")
-        chosen = survey.resolve_cultures(cultures, sorted(responses["culture"].unique()))
-        scores = evaluate_responses(responses, survey, chosen, mode.value, round)
+        _, responses = load_runs([run], backbones)
+        chosen = survey.resolve_cultures(cultures, default_cultures(responses[responses["round"] == round]))
+        scores, coverage = evaluate_responses(responses, survey, chosen, mode.value, round, strict_complete)
+        note_left_out(coverage.left_out, coverage.partial)
+        if not scores:
+            raise CulturescopeError(f"no backbone of {run} has responses for all of the chosen cultures")
     else:
         chosen = survey.resolve_cultures(cultures, PAPER_CULTURES)
     print_scores(scores, human_reference(survey, chosen, mode.value), format, mode.value)
+    if format is Format.table:
+        print_published(scores, chosen, mode.value)
 
 
 @app.command(rich_help_panel="Runs")
@@ -202,7 +217,7 @@ def run(
     result = _execute(experiment, survey, out_dir, cache, err)
     responses = result.responses()
     print_scores(
-        evaluate_responses(responses, survey, experiment.cultures),
+        evaluate_responses(responses, survey, experiment.cultures)[0],
         human_reference(survey, experiment.cultures),
         format,
         "faithful",
@@ -225,8 +240,16 @@ def run(
 def import_(
     source: Annotated[Path, typer.Argument(help="Directory of the reference implementation's outputs (see --kind).")],
     dest: Annotated[Path, typer.Argument(help="New run directory to create.")],
+    strict_complete: Annotated[
+        bool,
+        typer.Option(
+            "--strict-complete",
+            help="Stop at the first bad line or file, importing nothing (default: import the "
+            "rest and list each one left out).",
+        ),
+    ] = False,
     skip_bad_lines: Annotated[
-        bool, typer.Option(help="Import the good lines and list the bad ones, instead of stopping.")
+        bool, typer.Option(hidden=True, help="Deprecated: importing the good lines is now the default.")
     ] = False,
     kind: Annotated[
         str,
@@ -246,11 +269,15 @@ def import_(
     (\\boxed{n}). Then score it with: culturescope evaluate DEST
     """
     survey = load_survey_options(items, reference, cultures_file)
-    run, report = import_reference_outputs(source, dest, survey, skip_bad_lines, kind)
+    if skip_bad_lines:
+        Console(stderr=True).print("--skip-bad-lines is deprecated: importing the good lines is now the default")
+    run, report = import_reference_outputs(source, dest, survey, strict_complete, kind)
     statuses = ", ".join(f"{k} {v}" for k, v in sorted(report.statuses.items()))
     out.print(escape(f"imported {report.responses} responses from {report.files} files into {run.path} ({statuses})"))
     for line in report.bad_lines:
-        out.print(f"[yellow]skipped[/] {escape(line)}", highlight=False)
+        out.print(f"[yellow]left out[/] {escape(line)}", highlight=False)
+    for line in report.ignored:
+        out.print(f"[dim]ignored[/] {escape(line)}", highlight=False)
 
 
 @survey_app.command("show")

@@ -68,11 +68,16 @@ class VoteSummary:
         return sum(1 for v in self.votes.values() if v)
 
     @property
-    def entropy(self) -> float:
-        """Shannon entropy of the approval shares over projects, normalized to [0, 1] by log(#projects)."""
+    def entropy_nats(self) -> float:
+        """Shannon entropy of the approval shares over projects, in nats (as the paper reports it)."""
         total = sum(self.votes.values())
         shares = [v / total for v in self.votes.values() if v]
-        return -sum(s * math.log(s) for s in shares) / math.log(len(self.votes)) if total else float("nan")
+        return -sum(s * math.log(s) for s in shares) if total else float("nan")
+
+    @property
+    def entropy(self) -> float:
+        """The entropy normalized to [0, 1] by log(#projects)."""
+        return self.entropy_nats / math.log(len(self.votes))
 
 
 def summarize(ballots: list[Ballot], projects: list[dict]) -> VoteSummary:
