@@ -22,7 +22,7 @@ from culturescope.analyses.mixed import mixed_backbones
 from culturescope.analyses.profiles import GroupShares
 from culturescope.analyses.subsets import AgentCount, culture_distances, max_by_size, own_cultures, subsets
 from culturescope.analyses.uncertainty import bootstrap
-from culturescope.evaluate import usable
+from culturescope.evaluate import read_answers, usable
 from culturescope.htmlparts import figure as _figure
 from culturescope.htmlparts import table as _table
 from culturescope.palette_report import palette_parts
@@ -193,6 +193,7 @@ def _alignment_parts(
         )
     figs += _budgeting_figures(responses)
     parts.append("<h2>Figures</h2>" + "".join(figs))
+    empty = list(dict.fromkeys(empty))
     if empty:
         parts.insert(0, "<p>Left out:</p><ul>" + "".join(f"<li>{escape(line)}</li>" for line in empty) + "</ul>")
     return parts, empty
@@ -237,7 +238,7 @@ def build_report(
         parts += palette_parts(responses[palette], survey, cultures, case_item)
     responses = responses[~judging]
 
-    table = responses[responses["culture"].isin(cultures)]
+    table = read_answers(responses[responses["culture"].isin(cultures)], survey, mode)
     by = ["backbone", "system", "mode", "status"]
     counts = table.groupby(by).size().unstack("status", fill_value=0).reset_index()
     parts.append("<h2>Parse statuses</h2>" + _table(counts))

@@ -244,9 +244,9 @@ def systems_of(
 def note_left_out(lines: list[str], partial: list[str] = ()) -> None:
     """One stderr line for each system or round left out, and for each scored on fewer items."""
     err = Console(stderr=True, soft_wrap=True, highlight=False)
-    for line in lines:
+    for line in dict.fromkeys(lines):  # a system of several runs is named once
         err.print(escape(f"left out: {line}"))
-    for line in partial:
+    for line in dict.fromkeys(partial):
         err.print(escape(f"partial: {line}"))
 
 
