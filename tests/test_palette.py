@@ -183,12 +183,20 @@ def test_each_stage_sees_what_the_previous_produced(tmp_path):
 
 
 def test_every_method_on_the_embedded_model(tmp_path):
-    out = tmp_path / "run"
-    done = cli("palette", "run", "--cultures", "KEN", "--only", "Q1", "--out", str(out), env=env_with(tmp_path))
+    out = tmp_path / "run"  # Q122 is zero-coded: KEN's code 0 ("Disagree") is option 1
+    done = cli("palette", "run", "--cultures", "KEN", "--only", "Q122", "--out", str(out), env=env_with(tmp_path))
     assert done.returncode == 0, done.stderr
     table = Run.open(out).responses()
     assert sorted(table["system"]) == sorted(METHODS)
-    assert all(abs(sum(p) - 1) < 1e-6 for p in table["probs"])  # P_gen from the option probabilities
+    raw = wvs7().shares["KEN"]["Q122"]
+    gold = np.array([raw[0], raw[1], raw[2]])
+    # S_align of each method's P_gen by a second route, scipy's JS distance (nats), in both readings
+    for js_as, score in (("divergence", lambda d: 100 * (1 - d**2)), ("distance", lambda d: 100 * (1 - d))):
+        scored = json.loads(cli("palette", "score", str(out), "--json", "--js", js_as, env=env_with(tmp_path)).stdout)
+        assert f"1 − JS {js_as}" in scored["title"]
+        assert {r["method"]: r["KEN"] for r in scored["rows"]} == pytest.approx(
+            {r.system: score(jensenshannon(r.probs, gold)) for r in table.itertuples()}
+        )
     assert "S_align" in done.stdout and "modular-distributional" in done.stdout
 
 
