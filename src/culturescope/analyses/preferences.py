@@ -137,9 +137,7 @@ def preferences(
     dimension_of: dict[str, str] | None = None,
 ) -> list[Preferences]:
     """Table 1 per culture: diversity, validity and divergence per value dimension of every system."""
-    return score_compared(
-        compared(responses, survey, cultures), measure, dimension_of or survey_dimensions(survey)
-    )
+    return score_compared(compared(responses, survey, cultures), measure, dimension_of or survey_dimensions(survey))
 
 
 def score_compared(comps: list[Compared], measure: str, dimension_of: dict[str, str]) -> list[Preferences]:
