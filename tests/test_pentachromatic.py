@@ -21,6 +21,7 @@ from culturescope.pentachromatic import (
 )
 from culturescope.systems.palette import CONTINENTS
 from culturescope.training import JOINT, orpo_rows
+from servers import ScriptedServer
 
 
 def records_for(queries, continents=CONTINENTS):
@@ -93,6 +94,20 @@ def test_synthesis_on_the_embedded_model_resumes(tmp_path):
         synthesize(Synthesis(synthesis.generator, synthesis.queries, max_tokens=9), out, cache)
 
 
+def test_steps_that_reach_the_token_cap_are_named(tmp_path):
+    """The server reports 3 completion tokens per reply: a cap of 3 is reached by every step, 4 by none."""
+    srv = ScriptedServer([], respond=lambda body, n: f"reply {n}")
+    try:
+        spec = BackboneSpec.parse(f"openai:m@{srv.url}/v1")
+        for cap, capped in ((3, ["base_response", "feedback", "response"]), (4, [])):
+            synthesis = Synthesis(spec, ["q"], continents=("Asia", "Europe"), max_tokens=cap)
+            records = synthesize(synthesis, tmp_path / str(cap), RequestCache(tmp_path / "cache.sqlite"))
+            assert [r["capped"] for r in records] == [capped, capped]
+        assert {r["json"]["max_tokens"] for r in srv.requests} == {3, 4}
+    finally:
+        srv.close()
+
+
 def test_cli_synthesize_and_training_errors(tmp_path):
     queries = tmp_path / "q.txt"
     queries.write_text("What makes work meaningful?\nWhat is fair?\n")
@@ -101,6 +116,8 @@ def test_cli_synthesize_and_training_errors(tmp_path):
                "--out", tmp_path / "d", env=env)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "5 records, 20 preference pairs" in done.stderr
+    capped = sum(len(r["capped"]) for r in read_jsonl(tmp_path / "d" / RECORDS))
+    assert capped and f"{capped} of 15 steps reached --max-tokens 8" in done.stderr
     bad = cli("palette", "train", tmp_path / "nowhere", env=env)
     assert bad.returncode == 2 and "no preference pairs" in bad.stderr
     bad = cli("palette", "train", tmp_path / "d", "--models", "Atlantis", env=env)

@@ -8,6 +8,10 @@ stopped synthesis resumes where it stopped; every request also goes through the 
 
 The preference pairs of Appendix B: for a query and continent, chosen = that continent's response,
 rejected = each other continent's response (4 pairs; the paper's 7,805 queries give 31,220 per continent).
+
+Every step is capped at ``max_tokens`` new tokens. The paper sets no cap (GPT-4o answered with its own
+limit); a local generator needs one, and it bounds time and cost. Each record names the steps that
+reached the cap (``capped``): their text stops there.
 """
 
 from __future__ import annotations
@@ -127,15 +131,27 @@ def _open_output(synthesis: Synthesis, out_dir: Path) -> list[dict[str, Any]]:
 
 
 async def _synthesize_one(backend: Backend, synthesis: Synthesis, cache: RequestCache, query: str, continent: str):
+    """One record; ``capped`` names the steps whose reply reached ``max_tokens`` (and so was cut there)."""
     decoding = synthesis.decoding()
+    capped = []
 
-    async def chat(messages: Messages) -> str:
-        return (await cached_chat(backend, messages, decoding, 0, cache))["text"].strip()
+    async def chat(step: str, messages: Messages) -> str:
+        done = await cached_chat(backend, messages, decoding, 0, cache)
+        if done["tokens"][1] >= decoding.max_tokens:
+            capped.append(step)
+        return done["text"].strip()
 
-    base = await chat(respond_messages(continent, query))
-    feedback = await chat(feedback_messages(continent, query, base))
-    response = await chat(aggregate_messages(continent, query, base, feedback))
-    return {"query": query, "continent": continent, "response": response, "base_response": base, "feedback": feedback}
+    base = await chat("base_response", respond_messages(continent, query))
+    feedback = await chat("feedback", feedback_messages(continent, query, base))
+    response = await chat("response", aggregate_messages(continent, query, base, feedback))
+    return {
+        "query": query,
+        "continent": continent,
+        "response": response,
+        "base_response": base,
+        "feedback": feedback,
+        "capped": capped,
+    }
 
 
 def synthesize(

@@ -39,7 +39,13 @@ def synthesize_cmd(
         ),
     ] = None,
     limit: Annotated[Optional[int], typer.Option(help="Use only the first N queries.")] = None,
-    max_tokens: Annotated[int, typer.Option(help="New tokens per generation step.")] = 256,
+    max_tokens: Annotated[
+        int,
+        typer.Option(
+            help="New tokens per generation step. The paper sets none (GPT-4o's own limit); a local model needs "
+            "one, and it bounds time and cost. Steps that reach it are counted (their text is cut)."
+        ),
+    ] = 256,
     out_dir: Annotated[
         Optional[Path], typer.Option("--out", help="Output directory (default: runs/pentachromatic-<generator>).")
     ] = None,
@@ -61,6 +67,9 @@ def synthesize_cmd(
     records = resumable("record", out_dir, lambda: synthesize(synthesis, out_dir, RequestCache(cache), err))
     pairs = read_jsonl(out_dir / PAIRS)
     _say(f"{len(records)} records, {len(pairs)} preference pairs: {out_dir / PAIRS}")
+    capped = sum(len(r.get("capped", ())) for r in records)
+    if capped:
+        _say(f"{capped} of {3 * len(records)} steps reached --max-tokens {max_tokens} and were cut there")
 
 
 def _pairs(data: Path) -> list[dict]:
