@@ -3,7 +3,7 @@
 
 import json
 import math
-import re
+import statistics
 
 import numpy as np
 import pandas as pd
@@ -16,7 +16,7 @@ from culturescope.divergence import s_align
 from culturescope.errors import CulturescopeError
 from culturescope.store import Run
 from culturescope.survey import wvs7
-from culturescope.systems.palette import CONTINENTS, METHODS, read_community
+from culturescope.systems.palette import CONTINENTS, JOINT, METHODS, label, read_community
 from servers import ScriptedServer
 
 
@@ -115,9 +115,27 @@ def test_s_align_compares_option_k_with_option_k_on_every_zero_coded_item(cultur
         assert row[culture] < 99, item
 
 
+BASE = "(meta = base model)"
+UNTRAINED = [m for m in METHODS if m != JOINT]  # every method that needs no trained model
+
+
+def human(culture, n=4):
+    """The human answer shares of Q1 for ``culture``, codes 1..n, normalized."""
+    h = np.array([wvs7().human_shares(culture, "Q1").get(c, 0) for c in range(1, n + 1)], float)
+    return h / h.sum()
+
+
 def test_each_stage_sees_what_the_previous_produced(tmp_path):
+    sent = {}  # reply → the messages that produced it
+
     def respond(body, n):
-        return f"<reply {n}> Answer: 2"
+        contents = [m["content"] for m in body["messages"]]
+        if "Which community best represents" in contents[0]:  # NGA names another continent; NZL none
+            reply = f"<reply {n}> Oceania, surely" if "Nigeria" in contents[0] else f"<reply {n}> none of them"
+        else:
+            reply = f"<reply {n}> Answer: 2"
+        sent[reply] = contents
+        return reply
 
     srv = ScriptedServer([], respond=respond)
     try:
@@ -134,25 +152,22 @@ def test_each_stage_sees_what_the_previous_produced(tmp_path):
             "--out",
             str(out),
             "--method",
-            ",".join(METHODS),
+            ",".join(UNTRAINED),
             env=env_with(tmp_path),
         )
         assert done.returncode == 0, done.stderr
     finally:
         srv.close()
-    replies = {}
-    for n, r in enumerate(srv.requests, start=1):
-        replies[f"<reply {n}> Answer: 2"] = [m["content"] for m in r["json"]["messages"]]
     table = Run.open(out).responses()
-    assert len(table) == 2 * len(METHODS) and (table["answer"] == 2).all()
+    assert len(table) == 2 * len(UNTRAINED) and (table["answer"] == 2).all()
     for row in table[table["system"] == "palette"].itertuples():
         drafts = row.trace["drafts"]
         assert list(drafts) == list(CONTINENTS)
         for continent, draft in drafts.items():  # each draft answered its continent's P_draft
-            sent = " ".join(replies[draft])
-            assert f"You are a knowledge chatbot about {continent}." in sent
-            assert f"highlights {wvs7().culture(row.culture).country}'s unique culture" in sent
-        regulate = " ".join(replies[row.trace["memory"]])  # stage 2 saw every draft, labelled
+            asked = " ".join(sent[draft])
+            assert f"You are a knowledge chatbot about {continent}." in asked
+            assert f"highlights {wvs7().culture(row.culture).country}'s unique culture" in asked
+        regulate = " ".join(sent[row.trace["memory"]])  # stage 2 saw every draft, labelled
         assert "expert cultural analyst" in regulate
         assert all(f"{c} Culture perspective: {d}" in regulate for c, d in drafts.items())
         final = [
@@ -162,24 +177,90 @@ def test_each_stage_sees_what_the_previous_produced(tmp_path):
             and row.trace["memory"] in r["json"]["messages"][0]["content"]
         ]
         assert final  # stage 3 got the regulated memory
+        assert row.trace["meta"] == "base model"
     no_sr = table[table["system"] == "palette-no-sr"].iloc[0]
     assert no_sr.trace["memory"].startswith("Africa Culture perspective: ")  # the drafts themselves
-    assert table[table["system"] == "palette-no-cd"].iloc[0].trace == {"drafts": {}, "memory": ""}
+    no_cd = table[table["system"] == "palette-no-cd"].iloc[0]
+    assert no_cd.trace == {"drafts": {}, "memory": "", "meta": "base model"}
     routed = {r.culture: r.trace["community"] for r in table[table["system"] == "moe"].itertuples()}
     assert routed == {"NGA": "Africa", "NZL": "Oceania"}  # MoE: the country's continent agent
-    steer = table[table["system"] == "modular-steerable"].iloc[0]
-    assert steer.trace["community"] in CONTINENTS
+    # steerable: NGA's steering reply names Oceania, not NGA's own Africa; NZL's names none: its own Oceania
+    steer = {r.culture: r for r in table[table["system"] == "modular-steerable"].itertuples()}
+    assert {c: r.trace["community"] for c, r in steer.items()} == {"NGA": "Oceania", "NZL": "Oceania"}
+    decided = " ".join(sent[steer["NGA"].raw])  # the chosen community's agent decided
+    assert "knowledge chatbot about Oceania" in decided and "Nigeria" in decided
     prompts_sent = [r["json"]["messages"][0]["content"] for r in srv.requests]
     assert any("considering cultural, historical, and nuanced context" in p for p in prompts_sent)
     scored = cli("palette", "score", str(out), "--json", env=env_with(tmp_path))
     rows = json.loads(scored.stdout)["rows"]
-    assert [r["method"] for r in rows] == list(METHODS) and all(re.match(r"\d", str(r["Avg."])) for r in rows)
+    assert [r["method"] for r in rows] == [
+        f"palette {BASE}",
+        f"palette-no-cd {BASE}",
+        f"palette-no-sr {BASE}",
+        f"palette-no-cm {BASE}",
+        "vanilla",
+        "prompting",
+        "moe",
+        "modular-overton",
+        "modular-steerable",
+        "modular-distributional",
+    ]
+    # every method answered 2 as text (no P_gen): a one-hot at code 2 against each country's shares
+    nga, nzl = (s_align(np.eye(4)[1], human(c)) for c in ("NGA", "NZL"))
+    for r in rows:
+        assert r["NGA"] == pytest.approx(nga) and r["Africa"] == pytest.approx(nga)
+        assert r["NZL"] == pytest.approx(nzl) and r["Oceania"] == pytest.approx(nzl)
+        assert r["Avg."] == pytest.approx((nga + nzl) / 2)
+    manifest = json.loads((out / "manifest.json").read_text())["experiment"]
+    assert manifest["labels"]["palette"] == f"palette {BASE}" and manifest["labels"]["vanilla"] == "vanilla"
+    assert "'palette' is the w/o CM ablation" in done.stderr
+    assert f"palette {BASE}" in done.stdout
     report = tmp_path / "report.html"
     made = cli("report", str(out), "-o", str(report), env=env_with(tmp_path))
     assert made.returncode == 0, made.stderr
     html = report.read_text()
-    assert "Cultural Palette" in html and "Case: Q1 (Table 5)" in html and "Draft · Oceania" in html
+    assert "Cultural Palette" in html and f"Case: Q1 (Table 5), palette {BASE}" in html and "Draft · Oceania" in html
+    assert f"palette-no-cm {BASE}" in html
     assert "&lt;reply" in html and "<reply" not in html  # model text only escaped
+
+
+def test_repeats_record_their_seeds_and_show_mean_and_sd(tmp_path):
+    answers = {0: 1, 1: 2, 2: 4}  # the server answers by the request's seed
+
+    def respond(body, n):
+        return f"Answer: {answers[body['seed']]}"
+
+    srv = ScriptedServer([], respond=respond)
+    args = ["palette", "run", "-b", f"openai:m@{srv.url}/v1", "--cultures", "NGA,NZL", "--only", "Q1",
+            "--method", "vanilla", "--repeats", "3", "--out", str(tmp_path / "run")]  # fmt: skip
+    try:
+        done = cli(*args, env=env_with(tmp_path))
+        assert done.returncode == 0, done.stderr
+        asked = len(srv.requests)
+        again = cli(*args, env=env_with(tmp_path))  # resumes: nothing left to ask
+        assert again.returncode == 0, again.stderr
+        assert len(srv.requests) == asked
+    finally:
+        srv.close()
+    chats = [r["json"] for r in srv.requests if not r["json"].get("logprobs")]
+    assert sorted({c["seed"] for c in chats}) == [0, 1, 2] and {c["temperature"] for c in chats} == {0.6}
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())["experiment"]
+    assert manifest["repeats"] == 3 and manifest["seeds"] == [0, 1, 2]
+    table = Run.open(tmp_path / "run").responses()
+    assert {(r.culture, r.sample): r.answer for r in table.itertuples()} == {
+        (c, s): a for c in ("NGA", "NZL") for s, a in answers.items()
+    }
+    # by hand: per repeat a one-hot at that repeat's answer; the table shows the mean and the sample sd
+    per = {c: [s_align(np.eye(4)[a - 1], human(c)) for a in answers.values()] for c in ("NGA", "NZL")}
+    avg = [(x + y) / 2 for x, y in zip(per["NGA"], per["NZL"])]
+    (row,) = json.loads(cli("palette", "score", str(tmp_path / "run"), "--json", env=env_with(tmp_path)).stdout)["rows"]
+    assert row["repeats"] == 3
+    assert row["per_repeat"]["Avg."] == pytest.approx(avg) and row["per_repeat"]["NGA"] == pytest.approx(per["NGA"])
+    assert row["Avg."] == pytest.approx(statistics.mean(avg))
+    assert row["sd"]["Avg."] == pytest.approx(statistics.stdev(avg))
+    assert row["sd"]["Oceania"] == pytest.approx(statistics.stdev(per["NZL"]))
+    assert f"{statistics.mean(avg):.2f} ± {statistics.stdev(avg):.2f}" in done.stdout
+    assert done.stdout == again.stdout
 
 
 def test_every_method_on_the_embedded_model(tmp_path):
@@ -187,17 +268,34 @@ def test_every_method_on_the_embedded_model(tmp_path):
     done = cli("palette", "run", "--cultures", "KEN", "--only", "Q122", "--out", str(out), env=env_with(tmp_path))
     assert done.returncode == 0, done.stderr
     table = Run.open(out).responses()
-    assert sorted(table["system"]) == sorted(METHODS)
+    assert sorted(table["system"]) == sorted(UNTRAINED)  # the Joint baseline needs a trained model
     raw = wvs7().shares["KEN"]["Q122"]
     gold = np.array([raw[0], raw[1], raw[2]])
     # S_align of each method's P_gen by a second route, scipy's JS distance (nats), in both readings
+    shown = {label(r.system, (r.trace or {}).get("meta")): np.array(r.probs) for r in table.itertuples()}
     for js_as, score in (("divergence", lambda d: 100 * (1 - d**2)), ("distance", lambda d: 100 * (1 - d))):
         scored = json.loads(cli("palette", "score", str(out), "--json", "--js", js_as, env=env_with(tmp_path)).stdout)
         assert f"1 − JS {js_as}" in scored["title"]
         assert {r["method"]: r["KEN"] for r in scored["rows"]} == pytest.approx(
-            {r.system: score(jensenshannon(r.probs, gold)) for r in table.itertuples()}
+            {method: score(jensenshannon(p, gold)) for method, p in shown.items()}
         )
+    probs = dict(zip(table["system"], table["probs"]))
+    assert probs["palette"] == probs["palette-no-cm"]  # without a merged meta agent the two are one system
+    assert f"palette {BASE}" in done.stdout and f"palette-no-cm {BASE}" in done.stdout
     assert "S_align" in done.stdout and "modular-distributional" in done.stdout
+
+
+def test_trained_workspace_without_a_joint_model(tmp_path):
+    w = tmp_path / "models"
+    for name in (*CONTINENTS, "moe"):
+        (w / name).mkdir(parents=True)
+        (w / name / "config.json").write_text("{}")
+    (w / "base.json").write_text(json.dumps({"base": str(w / "base")}))
+    done = cli("palette", "run", "--trained", str(w), "--method", "palette,joint", "--out", str(tmp_path / "r"),
+               env=env_with(tmp_path))  # fmt: skip
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert f"has no Joint model ({w / 'joint'})" in done.stderr and "--models joint" in done.stderr
+    assert not (tmp_path / "r").exists()
 
 
 @pytest.mark.parametrize(
@@ -205,6 +303,8 @@ def test_every_method_on_the_embedded_model(tmp_path):
     [
         (["--method", "palette,rainbow"], "unknown method(s) rainbow"),
         (["--continent-backbone", "Mars=embedded"], "CONTINENT=BACKBONE"),
+        (["--method", "vanilla,joint"], "the joint method needs a Joint model: --trained WORKSPACE"),
+        (["--repeats", "0"], "--repeats must be at least 1"),
     ],
 )
 def test_bad_input_is_one_clear_line(tmp_path, args, message):

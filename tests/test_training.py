@@ -41,10 +41,12 @@ def pairs_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory, pairs_dir):
-    """Five continent models (two ORPO steps each) and their three merges, made with the CLI."""
+    """Five continent models and the Joint one (two ORPO steps each, LoRA by default) and the three
+    merges, made with the CLI."""
     w = tmp_path_factory.mktemp("models")
     env = env_with(w)
-    done = cli("palette", "train", pairs_dir, "--out", w, "--max-steps", "2", "--batch-size", "2", env=env)
+    models = ",".join((*CONTINENTS, "joint"))
+    done = cli("palette", "train", pairs_dir, "--out", w, "--models", models, "--max-steps", "2", env=env, timeout=1800)
     assert done.returncode == 0, done.stderr[-3000:]
     done = cli("palette", "merge", w, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -64,13 +66,22 @@ def test_embedded_weights_become_a_checkpoint(workspace):
         base_checkpoint(str(workspace / "missing.gguf"), workspace)
 
 
+def lora_rank(delta, tol=1e-3):
+    """The rank of a weight change: singular values above ``tol`` × the largest."""
+    sv = torch.linalg.svdvals(delta.double())
+    return int((sv > tol * sv[0]).sum())
+
+
 def test_continent_models_are_trained_from_the_base(workspace):
     base = weights(workspace / "base")
-    name = "model.layers.0.mlp.down_proj.weight"
-    trained = {c: weights(workspace / c)[name] for c in CONTINENTS}
-    for c in CONTINENTS:
-        assert not torch.equal(trained[c], base[name])  # ORPO moved the weights
-    assert not torch.equal(trained["Africa"], trained["Asia"])  # on different data
+    name, norm = "model.layers.0.mlp.down_proj.weight", "model.layers.0.input_layernorm.weight"
+    trained = {c: weights(workspace / c) for c in (*CONTINENTS, "joint")}
+    for c, w in trained.items():
+        assert not torch.equal(w[name], base[name])  # ORPO moved the weights
+        # LoRA (the default, MS-Swift's rank 8): a change of rank at most 8, norms untouched
+        assert 1 <= lora_rank(w[name] - base[name]) <= 8
+        assert torch.equal(w[norm], base[norm])
+    assert not torch.equal(trained["Africa"][name], trained["Asia"][name])  # on different data
     assert not (workspace / ".checkpoints" / "Africa").exists()  # removed once the model is saved
 
 
@@ -144,26 +155,65 @@ def test_baseline_merges_load_and_differ(workspace):
     assert 0 < t <= 1 and torch.allclose(step, t * delta, atol=1e-6)
 
 
+def p_gen_by_hand(model_dir, messages, n_options):
+    """P_gen computed apart from the backend: per option, the log-probability of the whole reply
+    "Answer: k" after the chat prompt, one unpadded sequence at a time, normalized over the options."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    start = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+    scores = []
+    for k in range(1, n_options + 1):
+        ids = tokenizer(prompt + f"Answer: {k}", add_special_tokens=False)["input_ids"]
+        with torch.no_grad():
+            logp = model(torch.tensor([ids])).logits[0].log_softmax(-1)
+        scores.append(sum(float(logp[t - 1, ids[t]]) for t in range(start, len(ids))))
+    return torch.tensor(scores).softmax(0).tolist()
+
+
 def test_palette_answers_with_the_merged_meta_agent(tmp_path, workspace):
+    from culturescope.survey import wvs7
+    from culturescope.systems.palette import baseline_messages, final_messages
+
     out = tmp_path / "run"
     done = cli(
         "palette", "run", "--trained", workspace, "--cultures", "NGA", "--only", "Q1",
-        "--method", "palette,palette-no-cm", "--max-tokens", "8", "--out", out, env=env_with(tmp_path),
+        "--method", "palette,palette-no-cm,joint", "--max-tokens", "8", "--out", out, env=env_with(tmp_path),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    rows = Run.open(out).responses()
-    assert sorted(rows["system"]) == ["palette", "palette-no-cm"]
-    assert all(abs(sum(p) - 1) < 1e-6 for p in rows["probs"])  # P_gen from the transformers backend
+    rows = {r.system: r for r in Run.open(out).responses().itertuples()}
+    assert sorted(rows) == ["joint", "palette", "palette-no-cm"]
+    survey = wvs7()
+    nga, q1 = survey.culture("NGA"), survey.item("Q1")
+    # P_gen of the palette is the Cultural MoErges model's, of w/o CM the base model's, of Joint the joint model's
+    palette = final_messages(nga, q1, rows["palette"].trace["memory"])
+    assert rows["palette"].probs == pytest.approx(p_gen_by_hand(workspace / "moe", palette, 4), abs=1e-4)
+    no_cm = final_messages(nga, q1, rows["palette-no-cm"].trace["memory"])
+    assert rows["palette-no-cm"].probs == pytest.approx(p_gen_by_hand(workspace / "base", no_cm, 4), abs=1e-4)
+    joint = baseline_messages("joint", nga, q1)
+    assert rows["joint"].probs == pytest.approx(p_gen_by_hand(workspace / "joint", joint, 4), abs=1e-4)
+    assert max(abs(a - b) for a, b in zip(rows["palette"].probs, rows["palette-no-cm"].probs)) > 1e-4
     described = json.loads((out / "manifest.json").read_text())["experiment"]
     assert described["meta"]["model"] == str(workspace / "moe")
+    assert described["joint"]["model"] == str(workspace / "joint")
     assert described["continent_backbones"]["Asia"]["model"] == str(workspace / "Asia")
-    assert "palette-no-cm" in done.stdout
+    assert described["labels"] == {
+        "palette": "palette (meta = Cultural MoErges)",
+        "palette-no-cm": "palette-no-cm (meta = base model)",
+        "joint": "joint",
+    }
+    for shown in described["labels"].values():
+        assert shown in done.stdout
+    assert "w/o CM ablation" not in done.stderr  # the note is for a base-model meta agent only
 
 
-def test_lora_training_saves_merged_full_weights(tmp_path, workspace, pairs_dir):
+def test_full_fine_tuning_moves_every_weight(tmp_path, workspace, pairs_dir):
     pairs = [json.loads(line) for line in (pairs_dir / PAIRS).read_text().splitlines()]
-    assert train("Asia", workspace / "base", pairs, tmp_path, OrpoSettings(max_steps=1, lora_r=4, learning_rate=1e-3))
+    assert train("Asia", workspace / "base", pairs, tmp_path, OrpoSettings(max_steps=1, lora_r=0))
     saved, base = weights(tmp_path / "Asia"), weights(workspace / "base")
-    assert saved.keys() == base.keys()  # the adapter is merged: a plain model, ready for mergekit
-    name = "model.layers.0.self_attn.q_proj.weight"
-    assert not torch.equal(saved[name], base[name])
+    assert saved.keys() == base.keys()
+    norm, name = "model.layers.0.input_layernorm.weight", "model.layers.0.self_attn.q_proj.weight"
+    assert not torch.equal(saved[norm], base[norm])  # what LoRA leaves alone moves too
+    assert lora_rank(saved[name] - base[name]) > 8  # a change of full rank, not a low-rank adapter's

@@ -21,7 +21,8 @@ from culturescope.systems.palette import CONTINENTS
 from culturescope.systems.static import prompts
 from culturescope.training import require
 
-METHODS = ("moe", "ties", "model-stock")
+NAMES = {"moe": "Cultural MoErges", "ties": "Ties", "model-stock": "Model Stock"}  # method → name shown
+METHODS = tuple(NAMES)
 DTYPES = ("float32", "bfloat16", "float16")
 
 

@@ -9,21 +9,25 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from culturescope.analyses.palette import TABLE_ORDER, alignment_table, s_align_title
+from culturescope.analyses.palette import TABLE_ORDER, alignment_table, s_align_title, shown
 from culturescope.analyses.preferences import human_distributions
 from culturescope.htmlparts import figure, table
 from culturescope.plots import COLORS
 from culturescope.survey import Survey
+from culturescope.systems.palette import label
 
 
 def _continent_figure(rows: list[dict]):
-    """S_align per continent for every method (Table 1's continent columns)."""
+    """S_align per continent for every method (Table 1's continent columns); ± sd over repeats as error bars."""
     continents = [c for c in TABLE_ORDER if any(c in r for r in rows)]
     fig, ax = plt.subplots(figsize=(6.0, 3.0))
     width = 0.8 / max(len(rows), 1)
     for n, row in enumerate(rows):
         values = [row.get(c, np.nan) for c in continents]
-        ax.bar(np.arange(len(continents)) + n * width, values, width, color=COLORS[n % 10], label=row["method"])
+        sd = row.get("sd", {})
+        errors = [sd.get(c) if sd.get(c) is not None else 0.0 for c in continents]
+        x = np.arange(len(continents)) + n * width
+        ax.bar(x, values, width, yerr=errors if sd else None, color=COLORS[n % 10], label=row["method"])
     ax.set_xticks(np.arange(len(continents)) + width * (len(rows) - 1) / 2, continents)
     low = min(v for r in rows for c in continents if np.isfinite(v := r.get(c, np.nan)))
     ax.set_ylim(max(0, low - 5), 100)
@@ -38,16 +42,17 @@ def _case(responses: pd.DataFrame, survey: Survey, item_id: str) -> str:
     if rows.empty:
         return ""
     row = rows.iloc[0]
+    trace = row.trace if isinstance(row.trace, dict) else {}
     item = survey.item(item_id)
     gold = human_distributions(survey, row.culture, [item_id])[0][: len(item.options)]
     steps = [{"step": "Question", "text": f"{row.culture}: {item.question}"}]
-    trace = row.trace if isinstance(row.trace, dict) else {}
     steps += [{"step": f"Draft · {c}", "text": d} for c, d in trace.get("drafts", {}).items()]
     steps += [{"step": "Regulate", "text": trace.get("memory", "")}, {"step": "Answer", "text": row.raw or ""}]
     steps.append({"step": "Gold distribution", "text": ", ".join(f"{v:.3f}" for v in gold)})
     if isinstance(row.probs, list):
         steps.append({"step": "P_gen", "text": ", ".join(f"{v:.3f}" for v in row.probs)})
-    return f"<h3>Case: {escape(item_id)} (Table 5)</h3>" + table(pd.DataFrame(steps))
+    shown_as = label("palette", trace.get("meta"))
+    return f"<h3>Case: {escape(item_id)} (Table 5), {escape(shown_as)}</h3>" + table(pd.DataFrame(steps))
 
 
 def palette_parts(
@@ -59,7 +64,7 @@ def palette_parts(
         return []
     parts = [
         f"<h2>Cultural Palette</h2><h3>{escape(s_align_title())} per country, continent and on average (Table 1)</h3>",
-        table(pd.DataFrame(rows).astype(object).where(pd.DataFrame(rows).notna(), "—")),
+        table(pd.DataFrame(shown(rows)).astype(object).fillna("—")),
         figure(_continent_figure(rows), "S_align per continent and method (×100, higher is closer to the humans)"),
     ]
     asked = set(responses["item"].unique())

@@ -20,10 +20,9 @@ from typing import Any
 
 from culturescope.errors import CulturescopeError
 from culturescope.experiment import digest, matches_record
-from culturescope.systems.palette import CONTINENTS
+from culturescope.systems.palette import CONTINENTS, JOINT
 from culturescope.systems.static import prompts
 
-JOINT = "joint"
 MODELS = (*CONTINENTS, JOINT)
 MARKER, BASE_RECORD = "culturescope-training.json", "base.json"
 

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from culturescope.analyses.palette import alignment_table, s_align_title
+from culturescope.analyses.palette import alignment_table, s_align_title, shown
 from culturescope.backends import BackboneSpec
 from culturescope.cache import RequestCache
 from culturescope.cli.common import (
@@ -32,7 +32,7 @@ from culturescope.cli.common import (
 from culturescope.divergence import S_ALIGN_JS
 from culturescope.errors import CulturescopeError
 from culturescope.palette import Palette, execute_palette
-from culturescope.systems.palette import CONTINENTS, METHODS
+from culturescope.systems.palette import CONTINENTS, JOINT, METHODS
 from culturescope.training import workspace_base
 
 palette_app = typer.Typer(
@@ -58,12 +58,20 @@ def _continent_specs(values: list[str] | None) -> dict[str, str]:
     return out
 
 
-def _trained_specs(workspace: Path) -> dict[str, str]:
-    """The backbones of a training workspace: its base model, continent models and MoErges meta agent."""
+def _trained_specs(workspace: Path, methods: list[str] | None) -> dict[str, str]:
+    """The backbones of a training workspace: its base model, continent models, MoErges meta agent and,
+    when trained (and required when asked for), its Joint model."""
     wanted = {c: workspace / c for c in CONTINENTS} | {"meta": workspace / "moe"}
     missing = [str(p) for p in wanted.values() if not (p / "config.json").is_file()]
     if missing:
         raise CulturescopeError(f"--trained {workspace}: missing {', '.join(missing)}; run palette train and merge")
+    if (workspace / JOINT / "config.json").is_file():
+        wanted[JOINT] = workspace / JOINT
+    elif methods and JOINT in methods:
+        raise CulturescopeError(
+            f"--trained {workspace} has no Joint model ({workspace / JOINT}); train it with "
+            f"`culturescope palette train DATA --out {workspace} --models {JOINT}`"
+        )
     return {"agents": f"transformers:{workspace_base(workspace)}"} | {k: f"transformers:{p}" for k, p in wanted.items()}
 
 
@@ -103,8 +111,18 @@ def run(
         str, typer.Option(help="Comma-separated countries (default: the paper's 18 and MEX).")
     ] = PAPER_COUNTRIES,
     method: Annotated[
-        str, typer.Option(help=f"Comma-separated methods (default all): {', '.join(METHODS)}.")
-    ] = ",".join(METHODS),
+        Optional[str],
+        typer.Option(
+            help=f"Comma-separated methods: {', '.join(METHODS)} (default: all; joint with a --trained Joint model)."
+        ),
+    ] = None,
+    repeats: Annotated[
+        int,
+        typer.Option(
+            help="Independent runs (Appendix B: 5), sampled at each backbone's temperature with seeds 0..N-1; "
+            "S_align shows mean ± sd. 1: one greedy run."
+        ),
+    ] = 1,
     only: Annotated[Optional[str], typer.Option(help="Comma-separated item ids to ask (default: all).")] = None,
     per_dimension: Annotated[
         Optional[int], typer.Option(help="Ask only the first N items of each value dimension.")
@@ -118,8 +136,9 @@ def run(
     reference: ReferenceOpt = None,
     cultures_file: CulturesFileOpt = None,
 ) -> None:
-    """Every method answers every item for every country (greedy decoding; P_gen where the backend gives
-    option probabilities); then the S_align table (Table 1).
+    """Every method answers every item for every country (P_gen where the backend gives option
+    probabilities); then the S_align table (Table 1). The palette's methods are shown with their meta
+    agent: without --trained or --meta it is the base model, and 'palette' equals 'palette-no-cm'.
 
     Examples:
 
@@ -128,18 +147,21 @@ def run(
       culturescope palette run -b openai:qwen2.5-7b@http://127.0.0.1:8000/v1 --method palette,vanilla
     """
     survey = load_survey_options(items, reference, cultures_file)
+    methods = split_names(method) if method is not None else None
     specs = {"agents": backbone, "meta": meta, **_continent_specs(continent_backbone)}
     if trained:
-        specs = _trained_specs(trained) | {k: v for k, v in specs.items() if v}
+        specs = _trained_specs(trained, methods) | {k: v for k, v in specs.items() if v}
     specs["agents"] = specs["agents"] or "embedded"
     parsed = {k: _with_max_tokens(BackboneSpec.parse(v), max_tokens) for k, v in specs.items() if v}
     palette = Palette(
         agents=parsed.pop("agents"),
         cultures=survey.resolve_cultures(cultures, []),
-        methods=split_names(method),
+        methods=methods,
         items=item_selection(survey, only, per_dimension),
         meta=parsed.pop("meta", None),
+        joint=parsed.pop(JOINT, None),
         continent_backbones=parsed,
+        repeats=repeats,
     )
     out_dir = out_dir or palette.default_dir(survey)
     err = Console(stderr=True, soft_wrap=True)
@@ -152,7 +174,7 @@ def _print_table(responses, survey, cultures, js_as, as_json) -> None:
     rows = alignment_table(responses, survey, cultures, js_as)
     if not rows:
         raise CulturescopeError("no palette answers with human data for these countries")
-    emit(rows, s_align_title(js_as), as_json)
+    emit(rows if as_json else shown(rows), s_align_title(js_as), as_json)
 
 
 JsAs = Enum("JsAs", {name: name for name in S_ALIGN_JS}, type=str)

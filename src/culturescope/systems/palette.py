@@ -4,7 +4,9 @@ Stage 1, five continent agents write drafts (P_draft); stage 2, the meta agent d
 self-regulation prompt); stage 3, the meta agent decides with P_final and the distilled memory. The
 final decision is read both as text ("Answer: n") and, where the backend can, as the option
 distribution after "Answer: " (P_gen). Ablations (§5.5): w/o CD (no drafts), w/o SR (the drafts
-themselves are the memory), w/o CM (the meta agent is the base model, not a merged one).
+themselves are the memory), w/o CM (the meta agent is the base model, not a merged one). Every
+stage-3 method is shown with the meta agent that decided (:func:`label`): without a merged meta agent,
+``palette`` is the w/o CM ablation under another name.
 """
 
 from __future__ import annotations
@@ -15,8 +17,15 @@ from culturescope.systems.static import prompts
 
 CONTINENTS = ("Africa", "America", "Asia", "Europe", "Oceania")
 PALETTE = ("palette", "palette-no-cd", "palette-no-sr", "palette-no-cm")
-BASELINES = ("vanilla", "prompting", "moe", "modular-overton", "modular-steerable", "modular-distributional")
+JOINT = "joint"  # the Joint baseline: one model ORPO-aligned on every continent's data (needs a trained one)
+BASELINES = ("vanilla", "prompting", JOINT, "moe", "modular-overton", "modular-steerable", "modular-distributional")
 METHODS = PALETTE + BASELINES
+BASE_META = "base model"
+
+
+def label(method: str, meta: str | None) -> str:
+    """A method as shown: the palette's methods name their meta agent, e.g. "palette (meta = base model)"."""
+    return f"{method} (meta = {meta})" if meta else method
 
 
 def draft_messages(continent: str, culture: Culture, item: Item) -> Messages:
@@ -32,8 +41,8 @@ def draft_messages(continent: str, culture: Culture, item: Item) -> Messages:
 
 def drafts_text(drafts: dict[str, str]) -> str:
     """The drafts as the later stages see them, one labelled block per continent, in continent order."""
-    label = prompts("palette")["draft_label"]
-    return "".join(label.format(continent=c, draft=drafts[c].strip()) for c in CONTINENTS if c in drafts)
+    template = prompts("palette")["draft_label"]
+    return "".join(template.format(continent=c, draft=drafts[c].strip()) for c in CONTINENTS if c in drafts)
 
 
 def regulate_messages(culture: Culture, item: Item, drafts: dict[str, str]) -> Messages:
@@ -63,6 +72,8 @@ def baseline_messages(method: str, culture: Culture, item: Item, drafts: dict[st
     p = prompts("palette")
     if method in ("vanilla", "prompting"):
         return ask(p[method].format(country=culture.country), item)
+    if method == JOINT:  # culture-aware prompting (Xu et al.) naming the country, as the Prompting baseline of §5.2
+        return ask(prompts("pentachromatic")["joint_system"].format(continent=culture.country), item)
     if method == "modular-overton":
         return ask(p["overton"].format(country=culture.country, drafts=drafts_text(drafts or {})), item)
     raise ValueError(method)
