@@ -62,13 +62,17 @@ def test_malformed_survey_is_one_message(tmp_path):
     )
 
 
-def test_truncated_jsonl_is_one_message(tmp_path):
+def test_truncated_jsonl_is_one_line_and_the_rest_is_imported(tmp_path):
     src = tmp_path / "out"
     src.mkdir()
     write_model(src, "m", majority_text, cultures=["BRA"])
     path = src / "m_BRA_system.jsonl"
     path.write_text(path.read_text()[:-30])
-    one_error(cli("import", str(src), str(tmp_path / "run")), f"{path}: line 223: invalid JSON")
+    one_error(cli("import", str(src), str(tmp_path / "strict"), "--strict-complete"), f"{path}: line 223: invalid JSON")
+    done = cli("import", str(src), str(tmp_path / "run"))
+    assert done.returncode == 0, done.stderr
+    assert "imported 222 responses from 1 files" in done.stdout
+    assert f"left out {path}: line 223: invalid JSON" in done.stdout.replace("\n", "")
 
 
 def test_not_a_run_is_one_message(tmp_path):
