@@ -6,12 +6,11 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from culturescope import registry
 from culturescope.backends.base import Backend, BackendError, Completion, Decoding, Messages
 from culturescope.errors import CulturescopeError
 
-PROVIDERS = ("embedded", "openai", "anthropic", "transformers")
-
-__all__ = ["PROVIDERS", "Backend", "BackendError", "BackboneSpec", "Completion", "Decoding", "Messages"]
+__all__ = ["Backend", "BackendError", "BackboneSpec", "Completion", "Decoding", "Messages"]
 
 
 @dataclass(frozen=True)
@@ -48,32 +47,20 @@ class BackboneSpec:
 
     @classmethod
     def parse(cls, text: str) -> BackboneSpec:
-        """CLI shorthand: ``embedded``, ``embedded:PATH.gguf``, ``openai:MODEL``,
-        ``openai:MODEL@BASE_URL`` (a local server, no key), ``anthropic:MODEL``,
-        ``transformers:PATH`` (a local model directory or GGUF file)."""
-        provider, _, rest = text.partition(":")
-        if provider not in PROVIDERS:
-            raise CulturescopeError(
-                f"unknown backbone {text!r}; use embedded[:PATH.gguf], "
-                "openai:MODEL[@BASE_URL], anthropic:MODEL or transformers:PATH"
-            )
-        if provider == "transformers":
+        """CLI shorthand ``PROVIDER[:REST]``, e.g. ``embedded``, ``embedded:PATH.gguf``, ``openai:MODEL``,
+        ``openai:MODEL@BASE_URL`` (a local server, no key), ``anthropic:MODEL``, ``transformers:PATH``
+        (a local model directory or GGUF file), or a provider a plugin registers."""
+        name, _, rest = text.partition(":")
+        providers = registry.backends()
+        if name not in providers:
+            usage = ", ".join(p.usage for p in providers.values())
+            raise CulturescopeError(f"unknown backbone {text!r}; use {usage}")
+        provider = providers[name]
+        if provider.parse is None:
             if not rest:
-                raise CulturescopeError(f"backbone {text!r} names no model path")
-            return cls(
-                name=Path(rest).stem if Path(rest).suffix == ".gguf" else Path(rest).name,
-                provider="transformers",
-                model=rest,
-            )
-        if provider == "embedded":
-            return cls(
-                name=Path(rest).stem if rest else "SmolLM2-135M-Instruct", provider="embedded", model=rest or None
-            )
-        model, _, base_url = rest.partition("@")
-        if not model:
-            raise CulturescopeError(f"backbone {text!r} names no model")
-        key = None if base_url else {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}[provider]
-        return cls(name=model, provider=provider, model=model, base_url=base_url or None, api_key_env=key)
+                raise CulturescopeError(f"backbone {text!r} names no model")
+            return cls(name=rest, provider=name, model=rest)
+        return cls(provider=name, **registry.resolve(provider.parse)(text, rest))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str) -> BackboneSpec:
@@ -81,8 +68,9 @@ class BackboneSpec:
         unknown = sorted(set(data) - known)
         if unknown:
             raise CulturescopeError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        if data.get("provider") not in PROVIDERS:
-            raise CulturescopeError(f"{where}: 'provider' must be one of {', '.join(PROVIDERS)}")
+        providers = registry.backends()
+        if data.get("provider") not in providers:
+            raise CulturescopeError(f"{where}: 'provider' must be one of {', '.join(providers)}")
         if data["provider"] != "embedded" and not data.get("model"):
             raise CulturescopeError(f"{where}: 'model' is required")
         name = data.get("name") or data.get("model") or "SmolLM2-135M-Instruct"
@@ -111,30 +99,73 @@ class BackboneSpec:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
     def make(self) -> Backend:
-        if self.provider == "embedded":
-            from culturescope.backends.embedded import Embedded
+        return registry.resolve(registry.backends()[self.provider].make)(self)
 
-            return Embedded(self.model)
-        if self.provider == "transformers":
-            from culturescope.backends.transformers_backend import Transformers
 
-            return Transformers(self.model, batch_size=self.concurrency or 8)
-        if self.provider == "openai":
-            from culturescope.backends.openai_compat import OpenAICompatible
+def _parse_path(text: str, rest: str) -> dict[str, Any]:
+    if not rest:
+        raise CulturescopeError(f"backbone {text!r} names no model path")
+    return {"name": Path(rest).stem if Path(rest).suffix == ".gguf" else Path(rest).name, "model": rest}
 
-            return OpenAICompatible(
-                self.model,
-                self.base_url,
-                self.api_key_env,
-                concurrency=self.concurrency or 8,
-                max_retries=self.max_retries,
-            )
-        from culturescope.backends.anthropic_backend import Anthropic
 
-        return Anthropic(
-            self.model,
-            self.api_key_env or "ANTHROPIC_API_KEY",
-            self.base_url,
-            concurrency=self.concurrency or 4,
-            max_retries=self.max_retries,
-        )
+def _parse_embedded(text: str, rest: str) -> dict[str, Any]:
+    return {"name": Path(rest).stem if rest else "SmolLM2-135M-Instruct", "model": rest or None}
+
+
+def _parse_api(text: str, rest: str) -> dict[str, Any]:
+    model, _, base_url = rest.partition("@")
+    if not model:
+        raise CulturescopeError(f"backbone {text!r} names no model")
+    key = None if base_url else {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}[text.partition(":")[0]]
+    return {"name": model, "model": model, "base_url": base_url or None, "api_key_env": key}
+
+
+def _parse_scripted(text: str, rest: str) -> dict[str, Any]:
+    return {"name": f"scripted-{rest or 'uniform'}", "model": rest or "uniform"}
+
+
+def _embedded(spec: BackboneSpec) -> Backend:
+    from culturescope.backends.embedded import Embedded
+
+    return Embedded(spec.model)
+
+
+def _transformers(spec: BackboneSpec) -> Backend:
+    from culturescope.backends.transformers_backend import Transformers
+
+    return Transformers(spec.model, batch_size=spec.concurrency or 8)
+
+
+def _openai(spec: BackboneSpec) -> Backend:
+    from culturescope.backends.openai_compat import OpenAICompatible
+
+    return OpenAICompatible(
+        spec.model, spec.base_url, spec.api_key_env, concurrency=spec.concurrency or 8, max_retries=spec.max_retries
+    )
+
+
+def _anthropic(spec: BackboneSpec) -> Backend:
+    from culturescope.backends.anthropic_backend import Anthropic
+
+    return Anthropic(
+        spec.model,
+        spec.api_key_env or "ANTHROPIC_API_KEY",
+        spec.base_url,
+        concurrency=spec.concurrency or 4,
+        max_retries=spec.max_retries,
+    )
+
+
+def _scripted(spec: BackboneSpec) -> Backend:
+    from culturescope.backends.scripted import Scripted
+
+    return Scripted(spec.model or "uniform", spec.seed)
+
+
+BUILTIN_PROVIDERS = (
+    registry.BackendProvider("embedded", _embedded, "embedded[:PATH.gguf]", _parse_embedded),
+    registry.BackendProvider("openai", _openai, "openai:MODEL[@BASE_URL]", _parse_api),
+    registry.BackendProvider("anthropic", _anthropic, "anthropic:MODEL", _parse_api),
+    registry.BackendProvider("transformers", _transformers, "transformers:PATH", _parse_path),
+    registry.BackendProvider("scripted", _scripted, "scripted[:first|last|uniform|culture]", _parse_scripted),
+)

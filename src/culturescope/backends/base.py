@@ -64,8 +64,11 @@ class Backend(Protocol):
     async def chat(self, messages: Messages, decoding: Decoding, sample: int) -> Completion:
         """The assistant's reply to ``messages``."""
 
-    async def option_probs(self, messages: Messages, prefix: str, n_options: int) -> np.ndarray:
-        """P(code) for codes 1..n_options when the reply starts with ``prefix`` (sums to 1)."""
+    async def option_probs(
+        self, messages: Messages, prefix: str, n_options: int
+    ) -> tuple[np.ndarray | None, str | None]:
+        """P(code) for codes 1..n_options when the reply starts with ``prefix`` (sums to 1), or None with
+        the text the backend wrote instead where it could not read a distribution."""
 
 
 def decodes_greedily(backend: Backend, decoding: Decoding) -> bool:

@@ -1,1 +1,0 @@
-"""System-level analyses of the Beyond-Alignment paper over answer matrices (pure NumPy)."""

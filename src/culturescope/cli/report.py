@@ -1,0 +1,75 @@
+"""``culturescope report``: one HTML page over runs of any method."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.markup import escape
+
+from culturescope.cli.options import (
+    BackbonesOpt,
+    CulturesFileOpt,
+    CulturesOpt,
+    ItemsOpt,
+    Mode,
+    ModeOpt,
+    PerItemOpt,
+    ReferenceOpt,
+    RunsArg,
+    StrictCompleteOpt,
+    load_runs,
+    load_survey_options,
+    note_left_out,
+    out,
+    run_cultures,
+    split_names,
+)
+
+commands = typer.Typer()
+
+
+@commands.command(rich_help_panel="Analyses")
+def report(
+    runs: RunsArg,
+    output: Annotated[Path, typer.Option("-o", "--output", help="The HTML file to write.")] = Path("report.html"),
+    per_item: PerItemOpt = None,
+    cultures: CulturesOpt = None,
+    backbones: BackbonesOpt = None,
+    strict_complete: StrictCompleteOpt = False,
+    mode: ModeOpt = Mode.faithful,
+    replicates: Annotated[int, typer.Option(help="Bootstrap replicates for the intervals.")] = 1000,
+    groups: Annotated[
+        Optional[Path],
+        typer.Option(help="Simulation: human answer shares by demographic group, for the bias profiles."),
+    ] = None,
+    case_item: Annotated[
+        Optional[str], typer.Option(help="Simulation: the item shown in the case view (default: the first).")
+    ] = None,
+    items: ItemsOpt = None,
+    reference: ReferenceOpt = None,
+    cultures_file: CulturesFileOpt = None,
+) -> None:
+    """One self-contained HTML file: scores with intervals, the paper's figures, parse failures, manifests.
+    Simulation runs (and judge runs) add Table 1, the variation map, a case view and the judge's findings;
+    palette runs add S_align (Table 1), a per-continent plot and a draft-to-decision case."""
+    from culturescope.methods.def_simulation.profiles import load_group_reference
+    from culturescope.report import ReportOptions
+    from culturescope.report.page import write_report
+
+    survey = load_survey_options(items, reference, cultures_file)
+    opened, responses = load_runs(runs, backbones)
+    if case_item:
+        survey.item_index(case_item)
+    options = ReportOptions(
+        mode.value,
+        replicates,
+        split_names(per_item) if per_item else None,
+        load_group_reference(groups) if groups else None,
+        case_item,
+        strict_complete,
+    )
+    chosen = run_cultures(responses[responses["mode"] != "judge"], cultures, survey)
+    note_left_out(write_report(opened, responses, survey, chosen, output, options))
+    out.print(escape(f"wrote {output} ({output.stat().st_size / 1e6:.1f} MB)"), highlight=False)

@@ -1,0 +1,313 @@
+"""Commands that make, import and score Beyond-Alignment runs."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from culturescope.backends import BackboneSpec
+from culturescope.backends.presets import apply_preset
+from culturescope.cli.options import (
+    BackbonesOpt,
+    CulturesFileOpt,
+    Format,
+    ItemsOpt,
+    Mode,
+    ModeOpt,
+    ReferenceOpt,
+    StrictCompleteOpt,
+    load_runs,
+    load_survey_options,
+    note_left_out,
+    out,
+    print_dynamics,
+    print_published,
+    print_scores,
+    resumable,
+)
+from culturescope.engine.cache import RequestCache
+from culturescope.engine.store import Run
+from culturescope.errors import CulturescopeError
+from culturescope.methods.beyond_alignment.cli import commands
+from culturescope.methods.beyond_alignment.coverage import default_cultures
+from culturescope.methods.beyond_alignment.importers import import_reference_outputs
+from culturescope.methods.beyond_alignment.run import Experiment, execute, load_experiment
+from culturescope.methods.beyond_alignment.score import SystemScore, evaluate_responses, human_reference, status_counts
+from culturescope.survey import PAPER_CULTURES, Survey, wvs7
+
+
+def _execute(experiment: Experiment, survey: Survey, out_dir: Path, cache: Path | None, err: Console) -> Run:
+    """Run (or resume) an experiment into ``out_dir``, saying where; Ctrl-C keeps what is done."""
+    err.print(escape(f"run directory: {out_dir}"), highlight=False)
+    return resumable("response", out_dir, lambda: execute(experiment, survey, out_dir, RequestCache(cache), err))
+
+
+@commands.command(rich_help_panel="Runs")
+def evaluate(
+    run: Annotated[
+        Optional[Path], typer.Argument(help="A run directory; omit it to score the human reference only.")
+    ] = None,
+    cultures: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Comma-separated culture codes (default: the culture set most backbones share; "
+            "without a run, BRA,CHN,MEX,NGA,NZL)."
+        ),
+    ] = None,
+    backbones: BackbonesOpt = None,
+    strict_complete: StrictCompleteOpt = False,
+    format: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+    mode: ModeOpt = Mode.faithful,
+    round: Annotated[int, typer.Option(help="Interaction round to score (0 = static answers).")] = 0,
+    items: ItemsOpt = None,
+    reference: ReferenceOpt = None,
+    cultures_file: CulturesFileOpt = None,
+) -> None:
+    """Alignment (eq. 2), Diversity_P (eq. 4) and Diversity_S (eq. 5) per backbone, beside humans.
+
+    The human reference scores each culture's majority answers as an agent, on the same cultures.
+    Backbones without every chosen culture are left out, one line each on stderr.
+
+    Example: culturescope evaluate runs/imported --cultures BRA,CHN,MEX,NGA,NZL
+    """
+    survey = load_survey_options(items, reference, cultures_file)
+    scores: list[SystemScore] = []
+    if run is not None:
+        _, responses = load_runs([run], backbones)
+        chosen = survey.resolve_cultures(cultures, default_cultures(responses[responses["round"] == round]))
+        scores, coverage = evaluate_responses(responses, survey, chosen, mode.value, round, strict_complete)
+        note_left_out(coverage.left_out, coverage.partial)
+        if not scores:
+            raise CulturescopeError(f"no backbone of {run} has responses for all of the chosen cultures")
+    else:
+        chosen = survey.resolve_cultures(cultures, PAPER_CULTURES)
+    print_scores(scores, human_reference(survey, chosen, mode.value), format, mode.value)
+    if format is Format.table:
+        print_published(scores, chosen, mode.value)
+
+
+@commands.command(rich_help_panel="Runs")
+def run(
+    backbone: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--backbone",
+            "-b",
+            help="Repeatable. embedded (default; no network, no key), embedded:PATH.gguf, "
+            "openai:MODEL (key in OPENAI_API_KEY), openai:MODEL@http://127.0.0.1:8000/v1 (a local server), "
+            "anthropic:MODEL (key in ANTHROPIC_API_KEY), transformers:PATH (a local HF model directory or GGUF).",
+        ),
+    ] = None,
+    config: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="YAML experiment file (backbones with provider/model/"
+            "base_url/api_key_env/decoding; see docs/backends.md)."
+        ),
+    ] = None,
+    cultures: Annotated[
+        Optional[str], typer.Option(help="Comma-separated culture codes (default: BRA,CHN,MEX,NGA,NZL).")
+    ] = None,
+    mode: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Answer modes, comma-separated: sample (text, parsed \\boxed{n}) "
+            "and/or probs (option distribution, answer = argmax) (default: sample)."
+        ),
+    ] = None,
+    samples: Annotated[Optional[int], typer.Option(help="Samples per agent and item (default: 1).")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="Only the first N items, for a quick look.")] = None,
+    out_dir: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--out",
+            help="Run directory (default: runs/<backbone>-<hash of the experiment>). "
+            "Running the same command again resumes it.",
+        ),
+    ] = None,
+    cache: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="Request cache (SQLite) (default: ~/.cache/culturescope/requests.sqlite or $CULTURESCOPE_CACHE)."
+        ),
+    ] = None,
+    temperature: Annotated[
+        Optional[float], typer.Option(help="Override: sampling temperature (paper: 1.0 API models, 0.6 open models).")
+    ] = None,
+    max_tokens: Annotated[
+        Optional[int], typer.Option(help="Override: new tokens per answer (default 512; 64 for the embedded model).")
+    ] = None,
+    seed: Annotated[
+        Optional[int], typer.Option(help="Override: base seed; sample s uses seed + s (default 0).")
+    ] = None,
+    rounds: Annotated[
+        Optional[int],
+        typer.Option(
+            help="Social exposure (§6): rounds after round 0 in which each agent sees the others' "
+            "previous answers (paper: 5; default 0 = static system)."
+        ),
+    ] = None,
+    show: Annotated[
+        Optional[str],
+        typer.Option(
+            help="What exposure shows of the others' answers: raw (their reply text, as the paper) "
+            "or answer (the parsed code or N/A)."
+        ),
+    ] = None,
+    preset: Annotated[
+        Optional[str],
+        typer.Option(
+            help="paper: the reference runs' decoding per backbone by model family (Qwen/Llama: temperature "
+            "0.6, top_p 0.95, thinking off; GPT/Claude/Gemini/Grok: 1.0, 1.0; no output cap). "
+            "--temperature, --max-tokens and --seed apply after it. See docs/backends.md."
+        ),
+    ] = None,
+    format: Annotated[Format, typer.Option("--format", help="Format of the final table.")] = Format.table,
+    items: ItemsOpt = None,
+    reference: ReferenceOpt = None,
+    cultures_file: CulturesFileOpt = None,
+) -> None:
+    """Agents of each culture answer every survey item (paper prompt, Appendix A.1); then the scores.
+
+    Examples:
+
+      culturescope run --mode sample,probs                 # embedded model, 5 cultures × 223 items
+
+      culturescope run -b openai:gpt-4o-mini --limit 20    # a hosted model, first 20 items
+
+      culturescope run --config experiment.yaml
+
+      culturescope run --rounds 3 --limit 20              # social exposure: 3 rounds after round 0
+    """
+    survey = load_survey_options(items, reference, cultures_file)
+    settings = load_experiment(config) if config else {}
+    specs = settings.get("backbones") or [BackboneSpec.parse(b) for b in (backbone or ["embedded"])]
+    if config and backbone:
+        specs += [BackboneSpec.parse(b) for b in backbone]
+    preset = preset or settings.get("preset")
+    preset_lines: list[str] = []
+    if preset:
+        specs, preset_lines = apply_preset(specs, preset)
+    overrides = {
+        k: v for k, v in {"temperature": temperature, "max_tokens": max_tokens, "seed": seed}.items() if v is not None
+    }
+    specs = [replace(s, **overrides) for s in specs]
+    experiment = Experiment(
+        backbones=specs,
+        cultures=survey.resolve_cultures(cultures or settings.get("cultures"), PAPER_CULTURES),
+        modes=[m.strip() for m in mode.split(",")] if mode else settings.get("modes", ["sample"]),
+        samples=samples or settings.get("samples", 1),
+        limit=limit or settings.get("limit"),
+        rounds=rounds if rounds is not None else settings.get("rounds", 0),
+        show=show or settings.get("show", "raw"),
+        preset=preset,
+    )
+    out_dir = out_dir or experiment.default_dir(survey)
+    err = Console(stderr=True, soft_wrap=True)  # never break a path across lines
+    for line in preset_lines:
+        err.print(escape(f"preset {preset}: {line}"), highlight=False)
+    result = _execute(experiment, survey, out_dir, cache, err)
+    responses = result.responses()
+    print_scores(
+        evaluate_responses(responses, survey, experiment.cultures)[0],
+        human_reference(survey, experiment.cultures),
+        format,
+        "faithful",
+    )
+    if format is Format.table:
+        failures = status_counts(responses)
+        failed = [c for c in failures.columns if c not in ("backbone", "mode", "culture", "ok", "out_of_range")]
+        if failed:
+            totals = failures.groupby(["backbone", "mode"])[failed].sum()
+            for (name, answer_mode), row in totals.iterrows():
+                if row.sum():
+                    out_str = ", ".join(f"{k} {v}" for k, v in row.items() if v)
+                    err.print(
+                        escape(f"unparsed answers, {name} [{answer_mode}]: {out_str} (raw text kept in {out_dir})"),
+                        highlight=False,
+                    )
+
+
+@commands.command("import", rich_help_panel="Runs")
+def import_(
+    source: Annotated[Path, typer.Argument(help="Directory of the reference implementation's outputs (see --kind).")],
+    dest: Annotated[Path, typer.Argument(help="New run directory to create.")],
+    strict_complete: Annotated[
+        bool,
+        typer.Option(
+            "--strict-complete",
+            help="Stop at the first bad line or file, importing nothing (default: import the "
+            "rest and list each one left out).",
+        ),
+    ] = False,
+    skip_bad_lines: Annotated[
+        bool, typer.Option(hidden=True, help="Deprecated: importing the good lines is now the default.")
+    ] = False,
+    kind: Annotated[
+        str,
+        typer.Option(
+            help="static: {model}_{CULTURE}_system.jsonl files; exposure: a directory of round directories "
+            "(wvs_evaluation, wvs_evaluation_interaction, ..._roundK); budgeting: {model}_{CULTURE}.jsonl "
+            "ballot files."
+        ),
+    ] = "static",
+    items: ItemsOpt = None,
+    reference: ReferenceOpt = None,
+    cultures_file: CulturesFileOpt = None,
+) -> None:
+    """Import the outputs of the Beyond-Alignment reference implementation into a run.
+
+    Backbone = {model}, culture = {CULTURE}; each line's raw 'response' is kept and parsed
+    (\\boxed{n}). Then score it with: culturescope evaluate DEST
+    """
+    survey = load_survey_options(items, reference, cultures_file)
+    if skip_bad_lines:
+        Console(stderr=True).print("--skip-bad-lines is deprecated: importing the good lines is now the default")
+    run, report = import_reference_outputs(source, dest, survey, strict_complete, kind)
+    statuses = ", ".join(f"{k} {v}" for k, v in sorted(report.statuses.items()))
+    out.print(escape(f"imported {report.responses} responses from {report.files} files into {run.path} ({statuses})"))
+    for line in report.bad_lines:
+        out.print(f"[yellow]left out[/] {escape(line)}", highlight=False)
+    for line in report.ignored:
+        out.print(f"[dim]ignored[/] {escape(line)}", highlight=False)
+
+
+@commands.command(rich_help_panel="Runs")
+def exposure(
+    backbone: Annotated[
+        Optional[list[str]], typer.Option("--backbone", "-b", help="Repeatable; as for `run` (default: embedded).")
+    ] = None,
+    cultures: Annotated[
+        Optional[str], typer.Option(help="Comma-separated culture codes (default: BRA,CHN,MEX,NGA,NZL).")
+    ] = None,
+    rounds: Annotated[int, typer.Option(help="Rounds after round 0 (paper: 5).")] = 5,
+    mode: Annotated[str, typer.Option(help="Answer mode: sample or probs.")] = "sample",
+    show: Annotated[str, typer.Option(help="What agents see of the others: raw (reply text) or answer.")] = "raw",
+    limit: Annotated[Optional[int], typer.Option(help="Only the first N items.")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run directory; rerun to resume.")] = None,
+    cache: Annotated[Optional[Path], typer.Option(help="Request cache (SQLite).")] = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Multi-round social exposure (§6): each round, agents see the others' previous answers.
+
+    Then Alignment and diversity per round, ΔD and ΔA against round 0, and each agent's drift.
+    Same as `run --rounds K` followed by `analyze exposure`.
+    """
+    survey = wvs7()
+    experiment = Experiment(
+        backbones=[BackboneSpec.parse(b) for b in (backbone or ["embedded"])],
+        cultures=survey.resolve_cultures(cultures, PAPER_CULTURES),
+        modes=[mode],
+        limit=limit,
+        rounds=rounds,
+        show=show,
+    )
+    out_dir = out_dir or experiment.default_dir(survey)
+    err = Console(stderr=True, soft_wrap=True)
+    result = _execute(experiment, survey, out_dir, cache, err)
+    print_dynamics(result.responses(), survey, None, "faithful", json_)

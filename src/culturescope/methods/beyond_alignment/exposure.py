@@ -1,0 +1,55 @@
+"""Multi-round social exposure (Beyond-Alignment §6, Appendix D.1).
+
+Round 0 is the static system. In round r ≥ 1 every agent answers every item after seeing the other
+agents' round r − 1 answers to it. What is shown follows the reference implementation: each other
+agent's raw reply text (so a reply that could not be parsed is shown as it was written), or, with
+``show="answer"`` (the reference's variant for some models), the parsed code or ``N/A``. Answers
+given as option distributions (probs mode) have no text and are shown as their code.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import pandas as pd
+
+from culturescope.backends.base import Messages
+from culturescope.engine.prompts import prompts
+from culturescope.engine.session import Request
+from culturescope.methods.beyond_alignment.static import persona_messages
+from culturescope.survey import Item, Survey
+
+SYSTEM = "exposure"
+Show = Literal["raw", "answer"]
+
+
+def shown(row: pd.Series | dict, show: Show) -> str:
+    """How one previous-round answer is shown to the other agents."""
+    raw, answer = row.get("raw"), row.get("answer")
+    if show == "raw" and isinstance(raw, str):
+        return raw
+    return "N/A" if answer is None or answer != answer else str(int(answer))
+
+
+def exposure_messages(survey: Survey, culture: str, item: Item, others: list[tuple[str, str]]) -> Messages:
+    """The persona system prompt and the exposure instruction; ``others`` is (culture code, shown)."""
+    p = prompts(__package__, "beyond_alignment_exposure")
+    lines = "".join(p["other"].format(culture=survey.culture(c).culture, response=text) for c, text in others)
+    system = persona_messages(survey.culture(culture), item)[0]
+    return [system, {"role": "user", "content": p["user"].format(question=item.question, others=lines)}]
+
+
+def round_requests(
+    survey: Survey, cultures: list[str], items: list[Item], previous: pd.DataFrame, round: int, samples: int, show: Show
+) -> list[Request]:
+    """Round ``round`` of every agent, from the previous round's responses of one backbone and mode."""
+    by_key = {(r["culture"], r["item"], r["sample"]): r for r in previous.to_dict("records")}
+    requests = []
+    for c in cultures:
+        for it in items:
+            for s in range(samples):
+                others = [(o, shown(by_key[(o, it.id, s)], show)) for o in cultures if o != c]
+                requests.append(
+                    Request(SYSTEM, c, c, it.id, len(it.options), round, s, exposure_messages(survey, c, it, others))
+                )
+    return requests

@@ -1,0 +1,251 @@
+"""An experiment: backbones × cultures × items × samples in one or both answer modes, into one run.
+
+A YAML experiment file holds the same fields as the ``culturescope run`` options::
+
+    cultures: [BRA, CHN, MEX, NGA, NZL]
+    modes: [sample, probs]
+    samples: 1
+    limit: null            # first N items only
+    rounds: 0              # social exposure rounds after round 0 (paper: 5)
+    show: raw              # what exposure shows of the others' answers: raw (reply text) or answer
+    preset: paper          # optional: the paper's reference decoding per backbone (backends/presets.py)
+    backbones:
+      - provider: embedded
+      - name: qwen-local
+        provider: openai
+        model: Qwen/Qwen2.5-7B-Instruct
+        base_url: http://127.0.0.1:8000/v1
+      - provider: openai
+        model: gpt-4o-mini
+        api_key_env: OPENAI_API_KEY
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from culturescope.backends import BackboneSpec, presets
+from culturescope.engine.cache import RequestCache
+from culturescope.engine.prompts import prompts
+from culturescope.engine.session import MODES, Request, run_requests
+from culturescope.engine.store import MANIFEST, Run
+from culturescope.errors import CulturescopeError
+from culturescope.methods.beyond_alignment import budgeting, exposure
+from culturescope.methods.beyond_alignment.static import answer_prefix, persona_messages
+from culturescope.survey import Survey, budgeting_projects
+
+
+@dataclass
+class Experiment:
+    backbones: list[BackboneSpec]
+    cultures: list[str]
+    modes: list[str] = field(default_factory=lambda: ["sample"])
+    samples: int = 1
+    limit: int | None = None
+    rounds: int = 0
+    show: str = "raw"
+    preset: str | None = None  # the decoding preset the backbones were set with (presets.apply_preset)
+
+    def __post_init__(self) -> None:
+        if not self.backbones:
+            raise CulturescopeError("no backbone given")
+        names = [b.name for b in self.backbones]
+        if len(set(names)) != len(names):
+            raise CulturescopeError(f"two backbones share a name in {', '.join(names)}; give each a 'name'")
+        bad = sorted(set(self.modes) - set(MODES))
+        if bad or not self.modes:
+            raise CulturescopeError(f"unknown answer mode(s) {', '.join(bad) or '(none)'}; use sample, probs")
+        if self.samples < 1:
+            raise CulturescopeError("samples must be at least 1")
+        if self.limit is not None and self.limit < 1:
+            raise CulturescopeError("limit must be at least 1")
+        if self.rounds < 0:
+            raise CulturescopeError("rounds must be 0 or more")
+        if self.show not in ("raw", "answer"):
+            raise CulturescopeError(f"show must be raw or answer, not {self.show!r}")
+        if self.preset is not None:
+            presets.check(self.preset)
+
+    @property
+    def system(self) -> str:
+        return exposure.SYSTEM if self.rounds else "static"
+
+    def describe(self, survey: Survey) -> dict[str, Any]:
+        """What identifies this experiment; a run directory holds exactly one."""
+        described = {
+            "survey": survey.name,
+            "system": self.system,
+            "cultures": self.cultures,
+            "modes": self.modes,
+            "samples": self.samples,
+            "limit": self.limit,
+            "prompts": prompts(__package__, "beyond_alignment"),
+            "backbones": [b.as_dict() | {"decoding": b.decoding().as_dict()} for b in self.backbones],
+        }
+        if self.preset:
+            described["preset"] = self.preset
+        if self.rounds:
+            described |= {
+                "rounds": self.rounds,
+                "show": self.show,
+                "exposure_prompts": prompts(__package__, "beyond_alignment_exposure"),
+            }
+        return described
+
+    def default_dir(self, survey: Survey) -> Path:
+        return Path("runs") / f"{self.backbones[0].name.replace('/', '_')}-{digest(self.describe(survey))}"
+
+    def items(self, survey: Survey) -> list:
+        return list(survey.items[: self.limit] if self.limit else survey.items)
+
+    def requests(self, survey: Survey) -> list[Request]:
+        """Round 0: every agent answers every item on its own."""
+        return [
+            Request(self.system, code, code, it.id, len(it.options), 0, s, persona_messages(survey.culture(code), it))
+            for code in self.cultures
+            for it in self.items(survey)
+            for s in range(self.samples)
+        ]
+
+
+def digest(described: dict[str, Any]) -> str:
+    """A short hash of what an experiment is: the default run directory of two different ones differs."""
+    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:8]
+
+
+def load_experiment(path: Path) -> dict[str, Any]:
+    """The fields of a YAML experiment file, checked."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CulturescopeError(f"{path}: cannot read file ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise CulturescopeError(f"{path}: invalid YAML ({exc})".replace("\n", " ")) from None
+    if not isinstance(data, dict):
+        raise CulturescopeError(f"{path}: expected a mapping with 'backbones'")
+    unknown = sorted(set(data) - {"backbones", "cultures", "modes", "samples", "limit", "rounds", "show", "preset"})
+    if unknown:
+        raise CulturescopeError(f"{path}: unknown key(s) {', '.join(unknown)}")
+    backbones = data.get("backbones") or []
+    if not isinstance(backbones, list):
+        raise CulturescopeError(f"{path}: 'backbones' must be a list")
+    data["backbones"] = [
+        BackboneSpec.from_dict(b if isinstance(b, dict) else {}, f"{path}: backbone {n}")
+        for n, b in enumerate(backbones, start=1)
+    ]
+    return data
+
+
+def matches_record(path: Path, described: Any, mismatch: str) -> bool:
+    """True if the JSON file ``path`` records ``described``, False if there is none; if it records
+    something else, the error ``mismatch``: a rerun with other settings never mixes into earlier work."""
+    if not path.is_file():
+        return False
+    if json.loads(path.read_text()) != described:
+        raise CulturescopeError(mismatch)
+    return True
+
+
+def open_run(out: Path, described: dict[str, Any]) -> Run:
+    """The run directory for this experiment: new, or the same experiment to resume."""
+    if (out / MANIFEST).exists():
+        run = Run.open(out)
+        if run.manifest.get("experiment") != described:
+            raise CulturescopeError(f"{out} holds a different experiment; choose another --out")
+        return run
+    return Run.create(out, {"kind": "run", "experiment": described})
+
+
+def execute(
+    experiment: Experiment, survey: Survey, out: Path, cache: RequestCache, console: Console | None = None
+) -> Run:
+    """Run every backbone in every mode; already stored responses are skipped."""
+    console = console or Console(stderr=True)
+    run = open_run(out, experiment.describe(survey))
+    requests = experiment.requests(survey)
+    for spec in experiment.backbones:
+        backend = spec.make()
+        for mode in experiment.modes:
+            if mode == "probs" and not backend.supports_probs:
+                console.print(
+                    f"[yellow]skipping probs mode for {escape(spec.name)}[/]: the backend gives no probabilities"
+                )
+                continue
+            todo = requests
+            for round in range(experiment.rounds + 1):
+                if round:  # built from the stored previous round, complete by now
+                    t = run.responses()
+                    previous = t[
+                        (t["system"] == experiment.system)
+                        & (t["backbone"] == spec.name)
+                        & (t["mode"] == mode)
+                        & (t["round"] == round - 1)
+                    ]
+                    todo = exposure.round_requests(
+                        survey,
+                        experiment.cultures,
+                        experiment.items(survey),
+                        previous,
+                        round,
+                        experiment.samples,
+                        experiment.show,
+                    )
+                n = run_requests(backend, spec.name, todo, mode, spec.decoding(), answer_prefix(), cache, run, console)
+                where = f" round {round}" if experiment.rounds else ""
+                console.print(
+                    escape(f"{spec.name} [{mode}]{where}: {n} new responses ({len(todo) - n} already in {out})"),
+                    highlight=False,
+                )
+    return run
+
+
+def execute_budgeting(
+    backbones: list[BackboneSpec],
+    survey: Survey,
+    cultures: list[str],
+    samples: int,
+    out: Path,
+    cache: RequestCache,
+    console: Console | None = None,
+) -> Run:
+    """Participatory budgeting (§7): every agent votes ``samples`` times (sample mode)."""
+    console = console or Console(stderr=True)
+    projects = budgeting_projects()
+    described = {
+        "survey": survey.name,
+        "system": budgeting.SYSTEM,
+        "cultures": cultures,
+        "samples": samples,
+        "prompts": prompts(__package__, "budgeting"),
+        "projects": projects,
+        "backbones": [b.as_dict() | {"decoding": b.decoding().as_dict()} for b in backbones],
+    }
+    run = open_run(out, described)
+    requests = [
+        Request(
+            budgeting.SYSTEM,
+            c,
+            c,
+            budgeting.ITEM,
+            len(projects),
+            0,
+            s,
+            budgeting.ballot_messages(survey.culture(c), projects),
+            status_of=budgeting.ballot_status,
+        )
+        for c in cultures
+        for s in range(samples)
+    ]
+    for spec in backbones:
+        n = run_requests(spec.make(), spec.name, requests, "sample", spec.decoding(), "", cache, run, console)
+        console.print(escape(f"{spec.name}: {n} new ballots ({len(requests) - n} already in {out})"), highlight=False)
+    return run

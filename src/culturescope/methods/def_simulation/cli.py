@@ -1,0 +1,375 @@
+"""``culturescope simulate``: survey response simulation with the Diversity-Enhanced Framework (seed 002)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from culturescope.backends import BackboneSpec
+from culturescope.cli.options import (
+    AnsweredCulturesOpt,
+    CulturesFileOpt,
+    ItemsOpt,
+    JsonOpt,
+    ReferenceOpt,
+    RunsArg,
+    emit,
+    item_selection,
+    load_answers,
+    load_runs,
+    load_survey_options,
+    resumable,
+    split_names,
+)
+from culturescope.engine.cache import RequestCache
+from culturescope.errors import CulturescopeError
+from culturescope.methods.beyond_alignment.run import digest
+from culturescope.methods.def_simulation.judge import CATEGORIES
+from culturescope.methods.def_simulation.judging import describe_judging, execute_judging, insensitivity
+from culturescope.methods.def_simulation.profiles import load_group_reference, system_profile
+from culturescope.methods.def_simulation.rephrase import rephrase_survey
+from culturescope.methods.def_simulation.respondents import baselines_decoded
+from culturescope.methods.def_simulation.run import Simulation, default_dir, execute_simulation
+from culturescope.methods.def_simulation.score import compared, load_dimensions, preferences, survey_dimensions, table1
+from culturescope.methods.def_simulation.ttest import ttest
+from culturescope.methods.def_simulation.variation import subject_scores, variation_map
+from culturescope.metrics.distribution import check_divergence
+
+simulate_app = typer.Typer(
+    help="Survey response simulation (DEF paper): simulated respondents, baselines, preference "
+    "distributions and their divergence from the human ones. Start with: culturescope simulate run --help",
+    no_args_is_help=True,
+)
+commands = typer.Typer()
+commands.add_typer(simulate_app, name="simulate", rich_help_panel="Survey simulation")
+
+DimensionsOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--dimensions",
+        help="Item → value dimension table (JSON object or CSV item,dimension), e.g. the paper's nine "
+        "(EVI, IDV, IVR, LTO, MAS, PDI, TDI, UAI, USI); default: the survey's own (WVS-7: its 13 sections).",
+    ),
+]
+
+
+def _choices(**lists: str | None) -> dict[str, list]:
+    """Comma-separated decoding values per knob, checked: numbers, top_k whole."""
+    out = {}
+    for knob, text in lists.items():
+        if not text:
+            continue
+        try:
+            values = [int(v) if knob == "top_k" else float(v) for v in split_names(text)]
+        except ValueError:
+            raise CulturescopeError(
+                f"{knob} values must be {'whole ' if knob == 'top_k' else ''}numbers: {text!r}"
+            ) from None
+        if not values or any(v < 0 for v in values):
+            raise CulturescopeError(f"{knob} values must be 0 or more: {text!r}")
+        out[knob] = values
+    return out
+
+
+@simulate_app.command("run")
+def run(
+    backbone: Annotated[
+        Optional[list[str]], typer.Option("--backbone", "-b", help="Repeatable; as for `run` (default: embedded).")
+    ] = None,
+    cultures: Annotated[
+        str, typer.Option(help="Comma-separated culture codes (paper: the U.S. and China).")
+    ] = "USA,CHN",
+    variant: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated: def (all three modifications), def-no-prompt, def-no-config, def-no-memory "
+            "(ablations, Table 4), none (no modification), cao (Cao et al. 2023), ccsv-single, ccsv-list "
+            "(Lahoti et al. 2023), probs (one agent's option distribution; beyond the paper)."
+        ),
+    ] = "def",
+    respondents: Annotated[int, typer.Option(help="n_test: simulated respondents per culture (paper: 20).")] = 20,
+    max_beams: Annotated[int, typer.Option(help="B_m: num_beams drawn in 1..B_m where the backend has beams.")] = 5,
+    max_memory: Annotated[int, typer.Option(help="L_m: each respondent keeps at most l ≤ L_m earlier turns.")] = 15,
+    decodes: Annotated[int, typer.Option(help="CCSV: critiques and rewrites per answer (paper: 5).")] = 5,
+    only: Annotated[Optional[str], typer.Option(help="Comma-separated item ids to ask (default: all).")] = None,
+    per_dimension: Annotated[
+        Optional[int], typer.Option(help="Ask only the first N items of each value dimension.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of every draw: locations, configurations, memories.")] = 0,
+    temperatures: Annotated[
+        Optional[str],
+        typer.Option(help="Beyond the paper: comma-separated temperatures to draw per respondent (default: 1)."),
+    ] = None,
+    top_ps: Annotated[Optional[str], typer.Option(help="Beyond the paper: top_p values to draw from.")] = None,
+    top_ks: Annotated[
+        Optional[str], typer.Option(help="Beyond the paper: top_k values to draw from (llama.cpp, transformers).")
+    ] = None,
+    max_tokens: Annotated[
+        Optional[int], typer.Option(help="New tokens per answer (paper: 512; embedded default 64).")
+    ] = None,
+    baseline_decoding: Annotated[
+        str,
+        typer.Option(
+            help="How respondents without a drawn configuration decode (none, cao, ccsv-single, ccsv-list, "
+            "def-no-config): greedy (default; the zero diversity of Tables 1 and 4) or sampled (§5.1: "
+            "do_sample on, temperature 1)."
+        ),
+    ] = "greedy",
+    out_dir: Annotated[
+        Optional[Path],
+        typer.Option("--out", help="Run directory (default: runs/simulate-<cultures>-<hash>); rerun to resume."),
+    ] = None,
+    cache: Annotated[Optional[Path], typer.Option(help="Request cache (SQLite).")] = None,
+    measure: Annotated[str, typer.Option(help="Divergence in the final table: kl, kl-eq1 or js.")] = "kl",
+    items: ItemsOpt = None,
+    reference: ReferenceOpt = None,
+    cultures_file: CulturesFileOpt = None,
+) -> None:
+    """Simulated citizens of each culture answer the survey (DEF, Algorithm 1); then Table 1.
+
+    Examples:
+
+      culturescope simulate run --per-dimension 1                     # DEF, U.S. and China, 12 items
+
+      culturescope simulate run --variant def,def-no-prompt,def-no-config,def-no-memory,none --only Q1,Q46
+
+      culturescope simulate run --variant cao,ccsv-single,ccsv-list -b openai:gpt-4o-mini
+
+      culturescope simulate run --variant none,cao,ccsv-single --baseline-decoding sampled --per-dimension 1
+    """
+    check_divergence(measure)
+    survey = load_survey_options(items, reference, cultures_file)
+    specs = [BackboneSpec.parse(b) for b in (backbone or ["embedded"])]
+    if max_tokens:
+        specs = [replace(s, max_tokens=max_tokens) for s in specs]
+    codes = survey.resolve_cultures(cultures, [])
+    sim = Simulation(
+        backbones=specs,
+        cultures=codes,
+        variants=split_names(variant),
+        respondents=respondents,
+        max_beams=max_beams,
+        max_memory=max_memory,
+        decodes=decodes,
+        items=item_selection(survey, only, per_dimension),
+        seed=seed,
+        choices=_choices(temperature=temperatures, top_p=top_ps, top_k=top_ks),
+        baseline_decoding=baseline_decoding,
+    )
+    out_dir = out_dir or default_dir(sim, survey)
+    err = Console(stderr=True, soft_wrap=True)
+    err.print(escape(f"run directory: {out_dir}"), highlight=False)
+    result = resumable("response", out_dir, lambda: execute_simulation(sim, survey, out_dir, RequestCache(cache), err))
+    _print_table(result.responses(), survey, codes, measure, None, False)
+
+
+def _print_table(responses, survey, cultures, measure, dimension_of, as_json) -> None:
+    check_divergence(measure)
+    found = preferences(responses, survey, cultures, measure, dimension_of)
+    if not found:
+        raise CulturescopeError("no item of these runs has human answers for the chosen cultures")
+    rows = table1(found)
+    decoded = baselines_decoded(responses)
+    emit(
+        rows,
+        f"Diversity and {measure.upper()} divergence per value dimension (model ‖ human, option by option)"
+        + (f"; baseline decoding: {decoded}" if decoded else ""),
+        as_json,
+        ["infinite divergences recorded as the largest finite one + 1 (§4.2.1); lower is closer to the humans"],
+    )
+
+
+def _scored(runs, cultures, items, reference, cultures_file, dimensions):
+    """The survey, the runs' answers, the chosen cultures and the item → dimension table."""
+    survey, responses, chosen = load_answers(runs, cultures, items, reference, cultures_file)
+    return survey, responses, chosen, load_dimensions(dimensions) if dimensions else survey_dimensions(survey)
+
+
+@simulate_app.command("score")
+def score(
+    runs: RunsArg,
+    cultures: AnsweredCulturesOpt = None,
+    measure: Annotated[
+        str, typer.Option(help="kl (default; as the reference code), kl-eq1 (eq. 1 as printed) or js (bits).")
+    ] = "kl",
+    dimensions: DimensionsOpt = None,
+    json_: JsonOpt = False,
+    items: ItemsOpt = None,
+    reference: ReferenceOpt = None,
+    cultures_file: CulturesFileOpt = None,
+) -> None:
+    """Table 1/4: Diversity % (eq. 6) and the divergence per value dimension of every system in RUNS."""
+    survey, responses, chosen, dimension_of = _scored(runs, cultures, items, reference, cultures_file, dimensions)
+    _print_table(responses, survey, chosen, measure, dimension_of, json_)
+
+
+@simulate_app.command("map")
+def map_(
+    runs: RunsArg,
+    cultures: AnsweredCulturesOpt = None,
+    dimensions: DimensionsOpt = None,
+    json_: JsonOpt = False,
+    items: ItemsOpt = None,
+    reference: ReferenceOpt = None,
+    cultures_file: CulturesFileOpt = None,
+) -> None:
+    """Cultural variation map (§4.2.2, Fig. 7): every system and the humans of each culture on the
+    first two principal components of their average value-dimension scores."""
+    survey, responses, chosen, dimension_of = _scored(runs, cultures, items, reference, cultures_file, dimensions)
+    subjects = subject_scores(compared(responses, survey, chosen), survey, dimension_of)
+    if len(subjects.labels) < 3 or len(subjects.dimensions) < 2:
+        raise CulturescopeError("the map needs at least 3 subjects scored on at least 2 value dimensions")
+    result = variation_map(subjects.scores)
+    rows = [
+        {"subject": label, "PC1": float(x), "PC2": float(y)} for label, (x, y) in zip(subjects.labels, result.coords)
+    ]
+    notes = [f"variance explained: PC1 {100 * result.explained[0]:.1f}%, PC2 {100 * result.explained[1]:.1f}%"]
+    if subjects.dropped:
+        notes.append(f"left out, no valid answer on some dimension: {', '.join(subjects.dropped)}")
+    emit(rows, f"Cultural variation map over {len(subjects.dimensions)} value dimensions", json_, notes)
+
+
+@simulate_app.command("profiles")
+def profiles(
+    runs: RunsArg,
+    groups: Annotated[
+        Path,
+        typer.Option(
+            help="Human answer shares by demographic group: JSON {country: {group: {item: {code: share}}}} "
+            "or CSV country,group,item,code,share; groups named factor:level (gender:male, age:<=29, ...)."
+        ),
+    ],
+    cultures: AnsweredCulturesOpt = None,
+    json_: JsonOpt = False,
+    items: ItemsOpt = None,
+    reference: ReferenceOpt = None,
+    cultures_file: CulturesFileOpt = None,
+) -> None:
+    """Preference-bias profiles (§4.2.3, Figs. 8, 11, 12): on the items where a system's top option
+    matches the humans' and where it does not, which gender and age groups answer like it."""
+    survey, responses, chosen, _ = _scored(runs, cultures, items, reference, cultures_file, None)
+    by_group = load_group_reference(groups)
+    rows = []
+    for c in compared(responses, survey, chosen):
+        if c.culture not in by_group:
+            continue
+        found = system_profile(c, survey, by_group[c.culture])
+        for (which, factor), (n, shares) in found.shares.items():
+            for group, share in shares.items():
+                rows.append(
+                    {
+                        "backbone": c.backbone,
+                        "system": c.system,
+                        "culture": c.culture,
+                        "items": f"{which} ({n} with {factor} data)",
+                        "group": group,
+                        "share %": 100 * share,
+                    }
+                )
+    if not rows:
+        raise CulturescopeError(f"{groups} has no group shares for the runs' cultures ({', '.join(chosen)})")
+    emit(rows, "Preference-bias profiles: share of items on which each group answers like the system", json_)
+
+
+@simulate_app.command("judge")
+def judge(
+    runs: RunsArg,
+    judge_backbone: Annotated[str, typer.Option("--judge", help="The judge's backbone, as for `run`.")] = "embedded",
+    rate: Annotated[float, typer.Option(help="Share of each system's responses to judge (paper: 0.01).")] = 0.01,
+    seed: Annotated[int, typer.Option(help="Seed of the sample of responses.")] = 0,
+    out_dir: Annotated[
+        Optional[Path],
+        typer.Option("--out", help="Where the verdicts go (default: runs/judge-<hash>); rerun to resume."),
+    ] = None,
+    cache: Annotated[Optional[Path], typer.Option(help="Request cache (SQLite).")] = None,
+    json_: JsonOpt = False,
+    items: ItemsOpt = None,
+    reference: ReferenceOpt = None,
+    cultures_file: CulturesFileOpt = None,
+) -> None:
+    """Insensitivity measurement (§4.2.4, Fig. 9): an LLM judge labels a sample of responses with
+    qc, rp, iu, cv, ir, ff; the share of judged responses with each problem, per system."""
+    survey = load_survey_options(items, reference, cultures_file)
+    opened, responses = load_runs(runs)
+    spec = BackboneSpec.parse(judge_backbone)
+    described = describe_judging([r.name for r in opened], spec, rate, seed)
+    out_dir = out_dir or Path("runs") / f"judge-{digest(described)}"
+    err = Console(stderr=True, soft_wrap=True)
+    err.print(escape(f"run directory: {out_dir}"), highlight=False)
+    judged = resumable(
+        "verdict", out_dir, lambda: execute_judging(responses, survey, described, out_dir, RequestCache(cache), err)
+    )
+    legend = ", ".join(f"{k} = {v}" for k, v in CATEGORIES.items())
+    emit(
+        insensitivity(judged.responses()), f"Insensitivity (% of judged responses), judge {spec.name}", json_, [legend]
+    )
+
+
+@simulate_app.command("ttest")
+def ttest_(
+    runs: RunsArg,
+    group_a: Annotated[str, typer.Option(help="Comma-separated backbones of the first group.")],
+    group_b: Annotated[str, typer.Option(help="Comma-separated backbones of the second group.")],
+    system: Annotated[str, typer.Option(help="The system whose divergences are compared.")] = "def",
+    cultures: AnsweredCulturesOpt = None,
+    measure: Annotated[str, typer.Option(help="kl, kl-eq1 or js.")] = "kl",
+    equal_var: Annotated[
+        bool, typer.Option(help="Pooled variance and n₁+n₂−2 degrees of freedom (Table 3's DF) instead of Welch.")
+    ] = False,
+    dimensions: DimensionsOpt = None,
+    json_: JsonOpt = False,
+    items: ItemsOpt = None,
+    reference: ReferenceOpt = None,
+    cultures_file: CulturesFileOpt = None,
+) -> None:
+    """Eq. 7 / Table 3: do two groups of models differ? Each value is one model's divergence on one
+    value dimension; one row per culture."""
+    survey, responses, chosen, dimension_of = _scored(runs, cultures, items, reference, cultures_file, dimensions)
+    found = [p for p in preferences(responses, survey, chosen, measure, dimension_of) if p.system == system]
+    a, b = split_names(group_a), split_names(group_b)
+    known = {p.backbone for p in found}
+    for name in a + b:
+        if name not in known:
+            raise CulturescopeError(
+                f"no backbone {name!r} with system {system!r}; the runs have: {', '.join(sorted(known))}"
+            )
+    rows = []
+    for culture in chosen:
+        values = {
+            g: [v for p in found if p.culture == culture and p.backbone in names for v in p.by_dimension.values()]
+            for g, names in (("a", a), ("b", b))
+        }
+        result = ttest(values["a"], values["b"], equal_var)
+        rows.append({"culture": culture, **result.as_dict()})
+    emit(rows, f"t-test of eq. 7, {measure} per value dimension: group A = {group_a}, group B = {group_b}", json_)
+
+
+@simulate_app.command("rephrase")
+def rephrase(
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory for items.json, reference.json, cultures.json.")],
+    backbone: Annotated[str, typer.Option("--backbone", "-b", help="The rephrasing model, as for `run`.")] = "embedded",
+    variants: Annotated[int, typer.Option(help="Rephrased variants per item.")] = 2,
+    cache: Annotated[Optional[Path], typer.Option(help="Request cache (SQLite).")] = None,
+    items: ItemsOpt = None,
+    reference: ReferenceOpt = None,
+    cultures_file: CulturesFileOpt = None,
+) -> None:
+    """Survey rephrasing (§4.1 step 3): a model rewrites each question stem; options and human
+    shares carry over. Then simulate over all variants with
+    --items OUT/items.json --reference OUT/reference.json --cultures-file OUT/cultures.json."""
+    survey = load_survey_options(items, reference, cultures_file)
+    spec = BackboneSpec.parse(backbone)
+    counts = rephrase_survey(survey, spec, variants, out_dir, RequestCache(cache), Console(stderr=True))
+    out = Console(soft_wrap=True)
+    out.print(
+        escape(
+            f"wrote {out_dir}: {len(survey.items)} items and {counts['variants']} rephrased variants"
+            + (f" ({counts['empty']} empty replies left out)" if counts["empty"] else "")
+        ),
+        highlight=False,
+    )

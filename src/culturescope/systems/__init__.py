@@ -1,1 +1,0 @@
-"""Systems of agents: who is asked what, and how agents see each other."""

@@ -1,1 +1,0 @@
-"""Collective decisions made by systems of agents."""
