@@ -21,9 +21,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from culturescope import metrics  # noqa: E402
-from culturescope.analyses.mixed import digits, mixed_backbones  # noqa: E402
-from culturescope.analyses.subsets import max_by_size  # noqa: E402
+from culturescope.methods.beyond_alignment.analyses.mixed import digits, mixed_backbones  # noqa: E402
+from culturescope.methods.beyond_alignment.analyses.subsets import max_by_size  # noqa: E402
+from culturescope.metrics import agreement as metrics  # noqa: E402
 from culturescope.survey import PAPER_CULTURES, wvs7  # noqa: E402
 from loop_metrics import as_dicts, loop_diversity  # noqa: E402
 from synthetic import synthetic_answers  # noqa: E402

@@ -17,8 +17,8 @@ import time
 
 from culturescope.backends.base import Decoding
 from culturescope.backends.embedded import Embedded
+from culturescope.methods.beyond_alignment.static import answer_prefix, persona_messages
 from culturescope.survey import PAPER_CULTURES, wvs7
-from culturescope.systems.static import answer_prefix, persona_messages
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from culturescope import metrics  # noqa: E402
+from culturescope.metrics import agreement as metrics  # noqa: E402
 from culturescope.survey import wvs7  # noqa: E402
 from loop_metrics import as_dicts, loop_diversity  # noqa: E402
 from timing import best_time  # noqa: E402

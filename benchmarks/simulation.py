@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from culturescope.analyses.preferences import preferences
+from culturescope.methods.def_simulation.score import preferences
 from culturescope.survey import wvs7
 from timing import best_time
 

@@ -11,8 +11,8 @@ from culturescope.backends.base import BackendError, Decoding
 from culturescope.backends.embedded import Embedded
 from culturescope.backends.openai_compat import OpenAICompatible, codes_from_logprobs
 from culturescope.backends.scoring import log_softmax
+from culturescope.methods.beyond_alignment.static import answer_prefix, persona_messages
 from culturescope.survey import wvs7
-from culturescope.systems.static import answer_prefix, persona_messages
 from servers import ScriptedServer, chat_completion
 
 MESSAGES = [

@@ -14,12 +14,12 @@ from pydantic import TypeAdapter
 from clitools import cli, env_with
 from culturescope.backends.base import Decoding
 from culturescope.backends.embedded import Embedded
-from culturescope.cache import RequestCache
-from culturescope.divergence import diversity_score
-from culturescope.runner import Session
-from culturescope.store import Run
+from culturescope.engine.cache import RequestCache
+from culturescope.engine.session import Session
+from culturescope.engine.store import Run
+from culturescope.methods.def_simulation.respondents import citizen_prompt
+from culturescope.metrics.distribution import diversity_score
 from culturescope.survey import wvs7
-from culturescope.systems.simulation import citizen_prompt
 from servers import ScriptedServer
 
 ANTHROPIC_PARAMS = TypeAdapter(MessageCreateParamsNonStreaming)

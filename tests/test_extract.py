@@ -1,6 +1,6 @@
 import pytest
 
-from culturescope.extract import parse_boxed
+from culturescope.engine.extract import parse_boxed
 
 
 @pytest.mark.parametrize(

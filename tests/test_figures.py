@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 from matplotlib.text import Text
 
-from culturescope import metrics, plots
-from culturescope.analyses.dynamics import Dynamics
-from culturescope.analyses.landscape import landscape
-from culturescope.analyses.mixed import mixed_backbones
-from culturescope.analyses.subsets import AgentCount, max_by_size, subsets
-from culturescope.plotkit import PAPER_SHADES, backbone_color
+from culturescope.methods.beyond_alignment import figures as plots
+from culturescope.methods.beyond_alignment.analyses.dynamics import Dynamics
+from culturescope.methods.beyond_alignment.analyses.landscape import landscape
+from culturescope.methods.beyond_alignment.analyses.mixed import mixed_backbones
+from culturescope.methods.beyond_alignment.analyses.subsets import AgentCount, max_by_size, subsets
+from culturescope.metrics import agreement as metrics
+from culturescope.report.plotkit import PAPER_SHADES, backbone_color
 from culturescope.survey import PAPER_CULTURES, wvs7
 from synthetic import synthetic_answers, write_reference_outputs
 
@@ -160,8 +161,8 @@ def close_figures():
 def test_report_draws_fig3_over_each_culture_set(tmp_path):
     """Two backbones answered seven cultures, one only the paper's five: the report's cultures are
     the five, and Fig. 3 is drawn once over the seven (both backbones) and once over the five."""
-    from culturescope.importers import import_reference_outputs
-    from culturescope.report import build_report
+    from culturescope.methods.beyond_alignment.importers import import_reference_outputs
+    from culturescope.report.page import build_report
 
     seven = PAPER_CULTURES + ["DEU", "IND"]
     src = tmp_path / "outputs"

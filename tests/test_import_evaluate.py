@@ -4,10 +4,10 @@ import math
 import numpy as np
 import pytest
 
+from culturescope.engine.store import Run
 from culturescope.errors import CulturescopeError
-from culturescope.evaluate import evaluate_responses, human_reference, status_counts
-from culturescope.importers import import_reference_outputs
-from culturescope.store import Run
+from culturescope.methods.beyond_alignment.importers import import_reference_outputs
+from culturescope.methods.beyond_alignment.score import evaluate_responses, human_reference, status_counts
 from culturescope.survey import PAPER_CULTURES, wvs7
 
 

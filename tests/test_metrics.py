@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.sparse.csgraph import minimum_spanning_tree
 
-from culturescope import metrics
+from culturescope.metrics import agreement as metrics
 from loop_metrics import as_dicts, loop_diversity
 
 nan = np.nan

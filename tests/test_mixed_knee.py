@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from culturescope.analyses.mixed import mixed_backbones
+from culturescope.methods.beyond_alignment.analyses.mixed import mixed_backbones
 from loop_metrics import as_dicts, loop_diversity
 
 

@@ -11,12 +11,12 @@ import pytest
 from scipy.spatial.distance import jensenshannon
 
 from clitools import cli, env_with
-from culturescope.analyses.palette import alignment_table
-from culturescope.divergence import s_align
+from culturescope.engine.store import Run
 from culturescope.errors import CulturescopeError
-from culturescope.store import Run
+from culturescope.methods.cultural_palette.agents import CONTINENTS, JOINT, METHODS, label, read_community
+from culturescope.methods.cultural_palette.score import alignment_table
+from culturescope.metrics.distribution import s_align
 from culturescope.survey import wvs7
-from culturescope.systems.palette import CONTINENTS, JOINT, METHODS, label, read_community
 from servers import ScriptedServer
 
 

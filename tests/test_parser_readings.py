@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from clitools import cli
-from culturescope import metrics
-from culturescope.evaluate import answer_matrix, read_answers
-from culturescope.extract import parse_boxed
-from culturescope.importers import import_reference_outputs
-from culturescope.store import Run
+from culturescope.engine.extract import parse_boxed
+from culturescope.engine.store import Run
+from culturescope.methods.beyond_alignment.importers import import_reference_outputs
+from culturescope.methods.beyond_alignment.score import answer_matrix, read_answers
+from culturescope.metrics import agreement as metrics
 from culturescope.survey import wvs7
 
 # reply, (answer, status) faithful, (answer, status) strict; four options

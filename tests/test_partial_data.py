@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from clitools import cli
-from culturescope import metrics
-from culturescope.analyses.dynamics import exposure_dynamics, round_one_change
-from culturescope.coverage import default_cultures
 from culturescope.errors import CulturescopeError
-from culturescope.evaluate import evaluate_responses
-from culturescope.importers import import_reference_outputs
+from culturescope.methods.beyond_alignment.analyses.dynamics import exposure_dynamics, round_one_change
+from culturescope.methods.beyond_alignment.coverage import default_cultures
+from culturescope.methods.beyond_alignment.importers import import_reference_outputs
+from culturescope.methods.beyond_alignment.score import evaluate_responses
+from culturescope.metrics import agreement as metrics
 from culturescope.survey import PAPER_CULTURES, wvs7
 from published_layout import ALL, ALL_ROUNDS, ROUND_ONE, SHORT_BALLOTS, make_published
 

@@ -7,9 +7,11 @@ import pytest
 
 from clitools import cli, env_with
 from culturescope.backends import BackboneSpec
-from culturescope.cache import RequestCache
+from culturescope.engine.cache import RequestCache
 from culturescope.errors import CulturescopeError
-from culturescope.pentachromatic import (
+from culturescope.methods.cultural_palette.agents import CONTINENTS
+from culturescope.methods.cultural_palette.training.orpo import JOINT, orpo_rows
+from culturescope.methods.cultural_palette.training.synthesis import (
     PAIRS,
     RECORDS,
     Synthesis,
@@ -19,8 +21,6 @@ from culturescope.pentachromatic import (
     read_jsonl,
     synthesize,
 )
-from culturescope.systems.palette import CONTINENTS
-from culturescope.training import JOINT, orpo_rows
 from servers import ScriptedServer
 
 

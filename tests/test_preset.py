@@ -9,8 +9,8 @@ import yaml
 from clitools import cli, env_with
 from culturescope.backends import BackboneSpec
 from culturescope.backends.presets import apply_preset
+from culturescope.engine.store import Run
 from culturescope.errors import CulturescopeError
-from culturescope.store import Run
 from servers import ScriptedServer
 
 # The paper, §4: API models at temperature 1.0 and top_p 1.0; the Qwen and Llama series at 0.6 (the

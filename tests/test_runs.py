@@ -11,8 +11,8 @@ import pytest
 
 from clitools import cli, env_with
 from culturescope.backends.embedded import default_model_path
-from culturescope.cache import RequestCache
-from culturescope.store import Run
+from culturescope.engine.cache import RequestCache
+from culturescope.engine.store import Run
 from servers import LlamaServer, ScriptedServer, chat_completion, free_port
 
 KEY = ["system", "backbone", "mode", "agent", "item", "round", "sample"]

@@ -7,18 +7,18 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from culturescope.analyses.preferences import compared, human_distributions, model_distributions, preferences
-from culturescope.analyses.profiles import load_group_reference, profile, system_profile
-from culturescope.analyses.ttest import ttest, ttest_from_stats
-from culturescope.analyses.variation import dimension_scores, subject_scores, variation_map
 from culturescope.backends.base import Decoding
-from culturescope.divergence import cap_infinite, diversity_score, js, kl, kl_eq1
+from culturescope.engine.extract import EMPTY, NO_OPTION, OK, OUT_OF_RANGE, parse_answer
 from culturescope.errors import CulturescopeError
-from culturescope.extract import EMPTY, NO_OPTION, OK, OUT_OF_RANGE, parse_answer
+from culturescope.methods.def_simulation import ccsv
+from culturescope.methods.def_simulation.judge import read_judgement
+from culturescope.methods.def_simulation.profiles import load_group_reference, profile, system_profile
+from culturescope.methods.def_simulation.respondents import clean_answer, draw_respondent, locations, remember
+from culturescope.methods.def_simulation.score import compared, human_distributions, model_distributions, preferences
+from culturescope.methods.def_simulation.ttest import ttest, ttest_from_stats
+from culturescope.methods.def_simulation.variation import dimension_scores, subject_scores, variation_map
+from culturescope.metrics.distribution import cap_infinite, diversity_score, js, kl, kl_eq1
 from culturescope.survey import wvs7
-from culturescope.systems import ccsv
-from culturescope.systems.judge import read_judgement
-from culturescope.systems.simulation import clean_answer, draw_respondent, locations, remember
 
 FAMILY = ("Very important", "Rather important", "Not very important", "Not at all important")
 

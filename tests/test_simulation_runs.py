@@ -12,7 +12,7 @@ from scipy import stats
 
 from browser import render
 from clitools import cli, env_with
-from culturescope.store import Run
+from culturescope.engine.store import Run
 from culturescope.survey import wvs7
 from servers import ScriptedServer, chat_completion
 from test_runs import wait_for_lines

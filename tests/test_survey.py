@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from culturescope.errors import CulturescopeError
-from culturescope.evaluate import human_reference
+from culturescope.methods.beyond_alignment.score import human_reference
 from culturescope.survey import PAPER_CULTURES, load_survey, wvs7
 
 

@@ -10,12 +10,12 @@ import torch
 from safetensors.torch import load_file
 
 from clitools import cli, env_with
+from culturescope.engine.store import Run
 from culturescope.errors import CulturescopeError
-from culturescope.merging import gate_prompts
-from culturescope.pentachromatic import PAIRS, preference_pairs, write_jsonl
-from culturescope.store import Run
-from culturescope.systems.palette import CONTINENTS
-from culturescope.training import OrpoSettings, base_checkpoint, train
+from culturescope.methods.cultural_palette.agents import CONTINENTS
+from culturescope.methods.cultural_palette.training.merging import gate_prompts
+from culturescope.methods.cultural_palette.training.orpo import OrpoSettings, base_checkpoint, train
+from culturescope.methods.cultural_palette.training.synthesis import PAIRS, preference_pairs, write_jsonl
 
 pytestmark = pytest.mark.train
 
@@ -174,8 +174,8 @@ def p_gen_by_hand(model_dir, messages, n_options):
 
 
 def test_palette_answers_with_the_merged_meta_agent(tmp_path, workspace):
+    from culturescope.methods.cultural_palette.agents import baseline_messages, final_messages
     from culturescope.survey import wvs7
-    from culturescope.systems.palette import baseline_messages, final_messages
 
     out = tmp_path / "run"
     done = cli(

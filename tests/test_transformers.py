@@ -12,9 +12,9 @@ from culturescope.backends.base import Decoding
 from culturescope.backends.embedded import Embedded, default_model_path
 from culturescope.backends.scoring import log_softmax, normalize
 from culturescope.backends.transformers_backend import Transformers
+from culturescope.methods.beyond_alignment.static import answer_prefix, persona_messages
+from culturescope.methods.def_simulation.respondents import citizen_prompt
 from culturescope.survey import wvs7
-from culturescope.systems.simulation import citizen_prompt
-from culturescope.systems.static import answer_prefix, persona_messages
 
 
 @pytest.fixture(scope="module")
