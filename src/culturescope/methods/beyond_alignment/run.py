@@ -31,7 +31,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from culturescope.backends import BackboneSpec, presets
+from culturescope.backends import BackboneSpec, Backend, presets
 from culturescope.engine.cache import RequestCache
 from culturescope.engine.prompts import prompts
 from culturescope.engine.session import MODES, Request, run_requests
@@ -166,14 +166,20 @@ def open_run(out: Path, described: dict[str, Any]) -> Run:
 
 
 def execute(
-    experiment: Experiment, survey: Survey, out: Path, cache: RequestCache, console: Console | None = None
+    experiment: Experiment,
+    survey: Survey,
+    out: Path,
+    cache: RequestCache,
+    console: Console | None = None,
+    made: dict[str, Backend] | None = None,
 ) -> Run:
-    """Run every backbone in every mode; already stored responses are skipped."""
+    """Run every backbone in every mode; already stored responses are skipped. ``made``: backends
+    already made, by backbone name (the Python API's Backend objects); the others are made from specs."""
     console = console or Console(stderr=True)
     run = open_run(out, experiment.describe(survey))
     requests = experiment.requests(survey)
     for spec in experiment.backbones:
-        backend = spec.make()
+        backend = (made or {}).get(spec.name) or spec.make()
         for mode in experiment.modes:
             if mode == "probs" and not backend.supports_probs:
                 console.print(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
+from culturescope import registry
 from culturescope.engine.extract import parse_boxed, usable
 from culturescope.errors import CulturescopeError
 from culturescope.methods.beyond_alignment.coverage import GROUP, Coverage, complete, default_cultures, majority_scored
@@ -34,6 +35,7 @@ class SystemScore:
     diversity_s: float
     answered: dict[str, int]
     responses: dict[str, int]
+    extra: dict[str, float] = field(default_factory=dict)  # registered metrics (registry.register_metric)
 
     def as_row(self) -> dict:
         """Flat record in the paper's units (×100, two decimals)."""
@@ -46,6 +48,7 @@ class SystemScore:
             "alignment": _pct(self.alignment),
             "diversity_p": _pct(self.diversity_p),
             "diversity_s": _pct(self.diversity_s),
+            **{name: _pct(value) for name, value in self.extra.items()},
             **{f"answered_{c}": f"{self.answered[c]}/{self.responses[c]}" for c in self.answered},
         }
 
@@ -130,11 +133,10 @@ def evaluate_responses(
     for (system, backbone, answer_mode), group in coverage.table.groupby(GROUP[:3], sort=True):
         agents = group.drop_duplicates("agent").sort_values("culture")[["agent", "culture"]]
         mu = survey.majority_matrix(list(agents["culture"]), mode)
-        scores = [
-            score(answer_matrix(sample, survey, list(agents["agent"]), mode), mu, delta)
-            for _, sample in group.groupby("sample")
-        ]
+        matrices = [answer_matrix(sample, survey, list(agents["agent"]), mode) for _, sample in group.groupby("sample")]
+        scores = [score(X, mu, delta) for X in matrices]
         a, dp, ds = (float(np.mean(col)) for col in zip(*scores))
+        extra = {name: float(np.mean([fn(X, mu, delta) for X in matrices])) for name, fn in registry.metrics().items()}
         ok = group[usable(read_answers(group, survey, mode)["status"], mode)]
         out.append(
             SystemScore(
@@ -148,6 +150,7 @@ def evaluate_responses(
                 ds,
                 {c: int((ok["culture"] == c).sum()) for c in cultures},
                 {c: int((group["culture"] == c).sum()) for c in cultures},
+                extra,
             )
         )
     return out, coverage
@@ -161,3 +164,19 @@ def status_counts(responses: pd.DataFrame) -> pd.DataFrame:
         .unstack("status", fill_value=0)
         .reset_index()
     )
+
+
+def scores(responses: pd.DataFrame, survey: Survey, cultures: list[str] | None = None) -> pd.DataFrame:
+    """Long scores (fractions) of every majority-scored system in every round it has: Alignment,
+    Diversity_P, Diversity_S and each registered metric, for the cultures chosen as ``evaluate`` does."""
+    from culturescope.methods.beyond_alignment.budgeting import SYSTEM as BALLOTS
+
+    answers = responses[responses["system"] != BALLOTS]
+    rows = []
+    for round in sorted(answers["round"].unique()):
+        found, _ = evaluate_responses(answers, survey, cultures, round=int(round))
+        for s in found:
+            values = {"alignment": s.alignment, "diversity_p": s.diversity_p, "diversity_s": s.diversity_s}
+            for metric, value in (values | s.extra).items():
+                rows.append([s.system, s.label, s.mode, s.round, "", metric, value])
+    return pd.DataFrame(rows, columns=["system", "backbone", "mode", "round", "culture", "metric", "value"])

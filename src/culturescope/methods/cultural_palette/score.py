@@ -107,3 +107,15 @@ def shown(rows: list[dict]) -> list[dict]:
             cells["repeats"] = r.get("repeats", 1)
         out.append(cells)
     return out
+
+
+def scores(responses: pd.DataFrame, survey: Survey, cultures: list[str] | None = None) -> pd.DataFrame:
+    """Long scores of Table 1: S_align (eq. 5 as printed) of every method per country, per continent
+    and on average ("Avg."), in the ``culture`` column; ``system`` is the method as shown."""
+    chosen = cultures or sorted(responses["culture"].unique())
+    rows = []
+    for row in alignment_table(responses[responses["mode"] != "judge"], survey, chosen):
+        for column, value in row.items():
+            if column not in ("backbone", "method", "repeats", "sd", "per_repeat"):
+                rows.append([row["method"], row["backbone"], "", 0, column, "s_align", value])
+    return pd.DataFrame(rows, columns=["system", "backbone", "mode", "round", "culture", "metric", "value"])

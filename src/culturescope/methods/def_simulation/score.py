@@ -188,3 +188,17 @@ def table1(found: list[Preferences]) -> list[dict]:
                 | {k: (None if pd.isna(v) else int(v) if k == "n_test" else float(v)) for k, v in mean.items()}
             )
     return sorted(rows, key=lambda r: (r["backbone"], r["system"], r["culture"] == "all"))
+
+
+def scores(responses: pd.DataFrame, survey: Survey, cultures: list[str] | None = None) -> pd.DataFrame:
+    """Long scores of every simulated system per culture (Table 1): KL per value dimension
+    (``kl:<dimension>``) and on average (``kl``), Diversity (eq. 6, a fraction) and the valid share."""
+    chosen = cultures or sorted(responses["culture"].unique())
+    rows = []
+    for p in preferences(responses[responses["mode"] != "judge"], survey, chosen):
+        mode = "probs" if p.diversity is None else "sample"
+        values = {f"kl:{d}": v for d, v in p.by_dimension.items()} | {"kl": p.average, "valid": p.valid}
+        if p.diversity is not None:
+            values["diversity"] = p.diversity
+        rows += [[p.system, p.backbone, mode, 0, p.culture, metric, value] for metric, value in values.items()]
+    return pd.DataFrame(rows, columns=["system", "backbone", "mode", "round", "culture", "metric", "value"])
