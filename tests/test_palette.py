@@ -1,4 +1,4 @@
-"""Cultural Palette, part 1 (seed 001): S_align, the stages' prompts against a real HTTP server on
+"""Cultural Palette, part 1: S_align, the stages' prompts against a real HTTP server on
 127.0.0.1, routing, the S_align table, and every method on the embedded model."""
 
 import json

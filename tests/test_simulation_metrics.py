@@ -1,4 +1,4 @@
-"""DEF (seed 002): divergences, diversity, memory, respondents, parsing, PCA, t-test, profiles, judge."""
+"""DEF: divergences, diversity, memory, respondents, parsing, PCA, t-test, profiles, judge."""
 
 import math
 

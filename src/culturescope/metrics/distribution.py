@@ -1,4 +1,4 @@
-"""Distances between answer distributions (seed 002 §4.2.1, §5.2.1), vectorized over items.
+"""Distances between answer distributions (DEF §4.2.1, §5.2.1), vectorized over items.
 
 Distributions are rows of an array ``(..., n)`` over answer codes 1..n; items with fewer options are
 padded with zeros, which changes nothing below. All logarithms are natural except JS (base 2, so
@@ -59,7 +59,7 @@ S_ALIGN_JS = ("divergence", "distance")
 
 
 def s_align(p_gen: np.ndarray, p_gold: np.ndarray, js_as: str = "divergence") -> np.ndarray:
-    """Cultural Palette's alignment score (seed 001, eq. 5): (1 − ½KL(P_gen‖M) − ½KL(P_gold‖M)) × 100,
+    """Cultural Palette's alignment score (Cultural Palette, eq. 5): (1 − ½KL(P_gen‖M) − ½KL(P_gold‖M)) × 100,
     the KL in nats as written: identical distributions score 100, disjoint ones (1 − ln 2) × 100 = 30.69.
     The paper's text calls the measure the Jensen–Shannon *distance*; ``js_as="distance"`` takes the
     square root of the divergence (``scipy.spatial.distance.jensenshannon``), bound (1 − √ln 2) × 100 = 16.74."""

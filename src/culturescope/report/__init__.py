@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from culturescope.methods.def_simulation.profiles import GroupShares
     from culturescope.survey import Mode
 
 
@@ -20,6 +19,6 @@ class ReportOptions:
     mode: Mode = "faithful"
     replicates: int = 1000
     per_item: list[str] | None = None
-    groups: GroupShares | None = None
+    groups: Any = None  # DEF's GroupShares
     case_item: str | None = None
     strict: bool = False

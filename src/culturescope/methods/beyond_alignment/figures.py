@@ -33,7 +33,6 @@ from culturescope.report.plotkit import (  # noqa: E402
 )
 
 plt.rcParams.update({"font.size": 8, "axes.spines.top": False, "axes.spines.right": False})
-COLORS = plt.get_cmap("tab10").colors
 AREA = 30.0  # marker area of a system, pt²
 
 

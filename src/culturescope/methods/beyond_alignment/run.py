@@ -22,8 +22,6 @@ A YAML experiment file holds the same fields as the ``culturescope run`` options
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,8 +32,9 @@ from rich.markup import escape
 from culturescope.backends import BackboneSpec, Backend, presets
 from culturescope.engine.cache import RequestCache
 from culturescope.engine.prompts import prompts
+from culturescope.engine.rundir import digest, open_run
 from culturescope.engine.session import MODES, Request, run_requests
-from culturescope.engine.store import MANIFEST, Run
+from culturescope.engine.store import Run
 from culturescope.errors import CulturescopeError
 from culturescope.methods.beyond_alignment import budgeting, exposure
 from culturescope.methods.beyond_alignment.static import answer_prefix, persona_messages
@@ -115,11 +114,6 @@ class Experiment:
         ]
 
 
-def digest(described: dict[str, Any]) -> str:
-    """A short hash of what an experiment is: the default run directory of two different ones differs."""
-    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:8]
-
-
 def load_experiment(path: Path) -> dict[str, Any]:
     """The fields of a YAML experiment file, checked."""
     import yaml
@@ -143,26 +137,6 @@ def load_experiment(path: Path) -> dict[str, Any]:
         for n, b in enumerate(backbones, start=1)
     ]
     return data
-
-
-def matches_record(path: Path, described: Any, mismatch: str) -> bool:
-    """True if the JSON file ``path`` records ``described``, False if there is none; if it records
-    something else, the error ``mismatch``: a rerun with other settings never mixes into earlier work."""
-    if not path.is_file():
-        return False
-    if json.loads(path.read_text()) != described:
-        raise CulturescopeError(mismatch)
-    return True
-
-
-def open_run(out: Path, described: dict[str, Any]) -> Run:
-    """The run directory for this experiment: new, or the same experiment to resume."""
-    if (out / MANIFEST).exists():
-        run = Run.open(out)
-        if run.manifest.get("experiment") != described:
-            raise CulturescopeError(f"{out} holds a different experiment; choose another --out")
-        return run
-    return Run.create(out, {"kind": "run", "experiment": described})
 
 
 def execute(

@@ -1,4 +1,4 @@
-"""The multi-agent Cultural Palette (seed 001, §4.2) and its baselines (§5.3): who is asked what.
+"""The multi-agent Cultural Palette (§4.2) and its baselines (§5.3): who is asked what.
 
 Stage 1, five continent agents write drafts (P_draft); stage 2, the meta agent distils them (the
 self-regulation prompt); stage 3, the meta agent decides with P_final and the distilled memory. The

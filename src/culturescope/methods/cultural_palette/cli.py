@@ -1,4 +1,4 @@
-"""``culturescope palette``: the multi-agent Cultural Palette and its baselines (seed 001, part 1)."""
+"""``culturescope palette``: the multi-agent Cultural Palette and its baselines (Cultural Palette, part 1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Cultural Palette part of the HTML report (seed 001): Table 1 (S_align), a per-continent plot and
+"""The Cultural Palette part of the HTML report: Table 1 (S_align), a per-continent plot and
 a draft-to-decision case (Table 5). Every string from a run is escaped."""
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from culturescope.methods.beyond_alignment.figures import COLORS
 from culturescope.methods.cultural_palette.agents import label
 from culturescope.methods.cultural_palette.score import TABLE_ORDER, alignment_table, s_align_title, shown
 from culturescope.methods.def_simulation.score import human_distributions
 from culturescope.report import ReportOptions
 from culturescope.report.html import figure, table
+from culturescope.report.plotkit import series_color
 from culturescope.survey import Survey
 
 
@@ -28,7 +28,7 @@ def _continent_figure(rows: list[dict]):
         sd = row.get("sd", {})
         errors = [sd.get(c) if sd.get(c) is not None else 0.0 for c in continents]
         x = np.arange(len(continents)) + n * width
-        ax.bar(x, values, width, yerr=errors if sd else None, color=COLORS[n % 10], label=row["method"])
+        ax.bar(x, values, width, yerr=errors if sd else None, color=series_color(n), label=row["method"])
     ax.set_xticks(np.arange(len(continents)) + width * (len(rows) - 1) / 2, continents)
     low = min(v for r in rows for c in continents if np.isfinite(v := r.get(c, np.nan)))
     ax.set_ylim(max(0, low - 5), 100)

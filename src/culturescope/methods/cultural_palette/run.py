@@ -1,4 +1,4 @@
-"""Run the multi-agent Cultural Palette and its baselines (seed 001, §4.2, §5.3–5.5) into one run.
+"""Run the multi-agent Cultural Palette and its baselines (Cultural Palette, §4.2, §5.3–5.5) into one run.
 
 Every method answers every (culture, item) once per repeat: agent ``{culture}``, system = the method,
 backbone = the continent agents' backbone, ``sample`` = the repeat. One repeat decodes greedily; with
@@ -24,10 +24,10 @@ from culturescope.backends.base import Decoding
 from culturescope.engine.cache import RequestCache
 from culturescope.engine.extract import OK, parse_answer
 from culturescope.engine.prompts import prompts
+from culturescope.engine.rundir import digest, open_run
 from culturescope.engine.session import Session, gather_all, progress_bar
 from culturescope.engine.store import Run
 from culturescope.errors import CulturescopeError
-from culturescope.methods.beyond_alignment.run import digest, open_run
 from culturescope.methods.cultural_palette import agents as pal
 from culturescope.methods.cultural_palette.training.merging import NAMES as MERGED
 from culturescope.methods.cultural_palette.training.orpo import BASE_RECORD

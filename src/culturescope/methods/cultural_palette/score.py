@@ -1,4 +1,4 @@
-"""Cultural Palette's evaluation (seed 001, §5.2 Task 2, Table 1): S_align between each method's
+"""Cultural Palette's evaluation (Cultural Palette, §5.2 Task 2, Table 1): S_align between each method's
 P_gen and the human answer shares, per item, averaged per country, per continent and overall."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Collective critiques and self-voting (CCSV; Lahoti et al., 2023), the DEF paper's baseline (seed 002
+"""Collective critiques and self-voting (CCSV; Lahoti et al., 2023), the DEF paper's baseline (DEF
 §2, §5.1): an initial answer, ``decodes`` sampled critiques of it, ``decodes`` rewrites that address
 all critiques, then a vote among the rewrites. CCSV-single runs it once per simulated respondent on
 the citizen prompt; CCSV-list runs it once per item on a prompt asking for all n_test answers.

@@ -1,4 +1,4 @@
-"""``culturescope simulate``: survey response simulation with the Diversity-Enhanced Framework (seed 002)."""
+"""``culturescope simulate``: survey response simulation with the Diversity-Enhanced Framework (DEF)."""
 
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ from culturescope.cli.options import (
     split_names,
 )
 from culturescope.engine.cache import RequestCache
+from culturescope.engine.rundir import digest
 from culturescope.errors import CulturescopeError
-from culturescope.methods.beyond_alignment.run import digest
 from culturescope.methods.def_simulation.judge import CATEGORIES
 from culturescope.methods.def_simulation.judging import describe_judging, execute_judging, insensitivity
 from culturescope.methods.def_simulation.profiles import load_group_reference, system_profile

@@ -1,4 +1,4 @@
-"""Figures of the survey-simulation paper (seed 002): divergence per value dimension (Table 1, Figs. 5–6),
+"""Figures of the survey-simulation paper (DEF): divergence per value dimension (Table 1, Figs. 5–6),
 the cultural variation map (Fig. 7), bias profiles (Figs. 8, 11, 12), insensitivity (Fig. 9), and one
 item's answer distributions (Fig. 4)."""
 

@@ -1,4 +1,4 @@
-"""The insensitivity judge (seed 002 §4.2.4, Fig. 9): an LLM labels a response with six problem categories."""
+"""The insensitivity judge (DEF §4.2.4, Fig. 9): an LLM labels a response with six problem categories."""
 
 from __future__ import annotations
 

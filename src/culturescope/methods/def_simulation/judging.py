@@ -1,4 +1,4 @@
-"""Run the insensitivity judge over a sample of simulated responses, into a judge run (seed 002 §5.2.5)."""
+"""Run the insensitivity judge over a sample of simulated responses, into a judge run (DEF §5.2.5)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from rich.console import Console
 from culturescope.backends import BackboneSpec
 from culturescope.engine.cache import RequestCache
 from culturescope.engine.prompts import prompts
+from culturescope.engine.rundir import open_run
 from culturescope.engine.session import cached_chat, gather_all, progress_bar
 from culturescope.engine.store import Run
 from culturescope.errors import CulturescopeError
-from culturescope.methods.beyond_alignment.run import open_run
 from culturescope.methods.def_simulation.judge import CATEGORIES, judge_messages, read_judgement
 from culturescope.survey import Survey
 

@@ -1,4 +1,4 @@
-"""Preference-bias profiles (seed 002 §4.2.3, Figs. 8, 11, 12): which human groups a model answers like.
+"""Preference-bias profiles (DEF §4.2.3, Figs. 8, 11, 12): which human groups a model answers like.
 
 Needs a human reference split by demographic group: shares per country × group × item, groups
 named ``factor:level`` (the paper's ``gender:male``, ``gender:female``, ``age:<=29``, ``age:30-49``,

@@ -1,4 +1,4 @@
-"""Survey rephrasing (seed 002 §4.1 step 3): each item's question asked again in other words.
+"""Survey rephrasing (DEF §4.1 step 3): each item's question asked again in other words.
 
 Only the question stem is rephrased; the options and their numbering are re-attached verbatim, so
 answer codes and human shares carry over. The result is a survey in the loader's JSON schema whose

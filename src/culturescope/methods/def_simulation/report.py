@@ -1,4 +1,4 @@
-"""The survey-simulation part of the HTML report (seed 002): Table 1, the divergence heatmap, the
+"""The survey-simulation part of the HTML report (DEF): Table 1, the divergence heatmap, the
 cultural variation map, one item's distributions with example responses and their steps, bias
 profiles and the insensitivity judge. Every string from a run is escaped."""
 

@@ -1,4 +1,4 @@
-"""Simulated survey respondents: the Diversity-Enhanced Framework (DEF, seed 002 §4.3, Algorithm 1).
+"""Simulated survey respondents: the Diversity-Enhanced Framework (DEF §4.3, Algorithm 1).
 
 A respondent is one simulated citizen who answers the whole survey as one conversation. Three
 modifications, each switchable for the ablations of Table 4, make respondents of one model differ:

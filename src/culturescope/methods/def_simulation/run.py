@@ -1,4 +1,4 @@
-"""Survey response simulation (seed 002): DEF respondents, its ablations and the baselines, into one run.
+"""Survey response simulation (DEF): DEF respondents, its ablations and the baselines, into one run.
 
 Each variant is a system of the response table. Respondents of the DEF variants, of Cao et al. and
 of CCSV-single are agents ``{culture}/{index}`` (sample = index); CCSV-list is one agent
@@ -24,10 +24,10 @@ from culturescope.backends.base import Decoding, applied_decoding
 from culturescope.engine.cache import RequestCache
 from culturescope.engine.extract import OK
 from culturescope.engine.prompts import prompts
+from culturescope.engine.rundir import digest, open_run
 from culturescope.engine.session import Session, gather_all, progress_bar
 from culturescope.engine.store import Run
 from culturescope.errors import CulturescopeError
-from culturescope.methods.beyond_alignment.run import digest, open_run
 from culturescope.methods.def_simulation import DEF_VARIANTS, SIMULATION_SYSTEMS, ccsv
 from culturescope.methods.def_simulation.respondents import (
     Respondent,

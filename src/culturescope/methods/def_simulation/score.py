@@ -1,4 +1,4 @@
-"""Preference distributions and their distance to the human ones, per value dimension (seed 002 §4.2.1,
+"""Preference distributions and their distance to the human ones, per value dimension (DEF §4.2.1,
 §5.2.1, Tables 1, 2 and 4).
 
 A simulated system's distribution on an item is the share of its respondents' valid answers per

@@ -1,4 +1,4 @@
-"""Comparing two groups of models (seed 002 §5.2.2, eq. 7, Table 3).
+"""Comparing two groups of models (DEF §5.2.2, eq. 7, Table 3).
 
 Eq. 7 is Welch's t: (x̄₁ − x̄₂) / √(s₁²/n₁ + s₂²/n₂). Its degrees of freedom are Welch–Satterthwaite's;
 Table 3's DF = 52 for two groups of 27 values is the pooled n₁ + n₂ − 2, which ``equal_var=True``

@@ -1,4 +1,4 @@
-"""The cultural variation map (seed 002 §4.2.2, eqs. 2–5, Fig. 7): PCA of per-subject dimension scores.
+"""The cultural variation map (DEF §4.2.2, eqs. 2–5, Fig. 7): PCA of per-subject dimension scores.
 
 A subject is a model on a culture, or a culture's human reference. Its score on a value dimension
 (eq. 2) is the mean over the dimension's items of the expected answer under its distribution,

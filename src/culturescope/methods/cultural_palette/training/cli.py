@@ -1,4 +1,4 @@
-"""``culturescope palette synthesize|train|merge``: the training side of Cultural Palette (seed 001, part 2)."""
+"""``culturescope palette synthesize|train|merge``: the training side of Cultural Palette (part 2)."""
 
 from __future__ import annotations
 

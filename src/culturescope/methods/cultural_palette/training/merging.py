@@ -1,4 +1,4 @@
-"""Merging the five continent models (seed 001, §4.1, §5.3) with mergekit: the Ties and Model Stock
+"""Merging the five continent models (Cultural Palette, §4.1, §5.3) with mergekit: the Ties and Model Stock
 baselines and Cultural MoErges. Optional extra: ``pip install culturescope[train]``.
 
 Cultural MoErges puts the continent models' FFN layers side by side as the experts of one

@@ -1,4 +1,4 @@
-"""Continent-specific alignment (seed 001, §4.1, Appendix B): ORPO with TRL, one model per continent,
+"""Continent-specific alignment (Cultural Palette, §4.1, Appendix B): ORPO with TRL, one model per continent,
 and the Joint baseline (every continent in one model). Optional extra: ``pip install culturescope[train]``.
 
 A training workspace holds ``base/`` (the starting checkpoint, when converted from a GGUF file), one
@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from culturescope.engine.prompts import prompts
+from culturescope.engine.rundir import digest, matches_record
 from culturescope.errors import CulturescopeError
-from culturescope.methods.beyond_alignment.run import digest, matches_record
 from culturescope.methods.cultural_palette.agents import CONTINENTS, JOINT
 
 MODELS = (*CONTINENTS, JOINT)

@@ -1,4 +1,4 @@
-"""The Pentachromatic Cultural Palette data (seed 001, §3, §5.1, Appendix A.1) and its ORPO pairs.
+"""The Pentachromatic Cultural Palette data (§3, §5.1, Appendix A.1) and its ORPO pairs.
 
 For every query and continent, a generator (any backend) writes a continent-aware response
 (Figure 5), reviews it against the other four continents with Hofstede's dimensions (Figure 6) and
@@ -28,9 +28,9 @@ from culturescope.backends import BackboneSpec
 from culturescope.backends.base import Backend, Decoding, Messages
 from culturescope.engine.cache import RequestCache
 from culturescope.engine.prompts import prompts
+from culturescope.engine.rundir import matches_record
 from culturescope.engine.session import cached_chat, gather_all, progress_bar
 from culturescope.errors import CulturescopeError
-from culturescope.methods.beyond_alignment.run import matches_record
 from culturescope.methods.cultural_palette.agents import CONTINENTS
 
 SHIPPED_QUERIES = Path(__file__).parent / "open_questions.txt"
