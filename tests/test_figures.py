@@ -16,6 +16,7 @@ from culturescope.methods.beyond_alignment.analyses.landscape import landscape
 from culturescope.methods.beyond_alignment.analyses.mixed import mixed_backbones
 from culturescope.methods.beyond_alignment.analyses.subsets import AgentCount, max_by_size, subsets
 from culturescope.metrics import agreement as metrics
+from culturescope.report import ReportOptions
 from culturescope.report.plotkit import PAPER_SHADES, backbone_color
 from culturescope.survey import PAPER_CULTURES, wvs7
 from synthetic import synthetic_answers, write_reference_outputs
@@ -172,7 +173,7 @@ def test_report_draws_fig3_over_each_culture_set(tmp_path):
     write_reference_outputs(src, X[2:, :5], PAPER_CULTURES, ["grok-3"])
     s = wvs7()
     run, _ = import_reference_outputs(src, tmp_path / "run", s)
-    html, _ = build_report([run], run.responses(), s, PAPER_CULTURES, replicates=20)
+    html, _ = build_report([run], run.responses(), s, PAPER_CULTURES, ReportOptions(replicates=20))
     captions = re.findall(r"<figcaption>(Fig\. 3[ab]: .*?)</figcaption>", html)
     over_seven = "the 7 cultures BRA, CHN, DEU, IND, MEX, NGA, NZL answered by claude-opus-4.7, gpt-5.4"
     assert (
