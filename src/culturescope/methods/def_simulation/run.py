@@ -191,7 +191,7 @@ async def _probs(s: Session, culture: Culture, items: list[Item], task) -> None:
     for item in items:
         if ("probs", agent, item.id, 0) not in s.stored:
             messages = [{"role": "user", "content": citizen_prompt(culture.country, item)}]
-            value = await s.probs(messages(__package__, "def")["answer_prefix"], len(item.options))
+            value = await s.probs(messages, prompts(__package__, "def")["answer_prefix"], len(item.options))
             if value["probs"] is None:  # the backend gave no distribution: keep its text
                 s.store("probs", agent, culture.code, item, 0, value["text"] or "", mode="probs")
             else:
