@@ -1,6 +1,8 @@
 """The real console entry point, run as a user runs it."""
 
 import json
+import subprocess
+import sys
 
 from clitools import cli as run_cli
 from test_import_evaluate import majority_text, write_model
@@ -77,6 +79,22 @@ def test_truncated_jsonl_is_one_line_and_the_rest_is_imported(tmp_path):
 
 def test_not_a_run_is_one_message(tmp_path):
     one_error(cli("evaluate", str(tmp_path)), "is not a culturescope run")
+
+
+#: What building the commands must not import (issue 15): each costs tenths of a second at start-up.
+HEAVY = ("pandas", "scipy", "matplotlib", "numpy", "llama_cpp", "pabutools", "openai", "anthropic", "torch")
+
+
+def test_building_the_commands_imports_no_heavy_library():
+    """`culturescope --help` stays fast: the command tree, with every parameter Typer reads, is built
+    without the numeric, plotting or model libraries; the commands import them when they run."""
+    code = (
+        "import sys; from typer.main import get_command; from culturescope.cli.main import build; "
+        f"get_command(build()); print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
 
 
 def test_usage_error_exits_nonzero():

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Protocol
 
 from culturescope.errors import CulturescopeError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 Messages = list[dict[str, str]]
 

@@ -8,25 +8,22 @@ import json
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Callable, Optional
+from typing import TYPE_CHECKING, Annotated, Callable, Optional
 
-import numpy as np
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
-from culturescope.engine.store import Run
 from culturescope.errors import CulturescopeError
-from culturescope.methods.beyond_alignment.analyses.dynamics import exposure_dynamics, round_one_change
-from culturescope.methods.beyond_alignment.analyses.landscape import select_systems, system_answers
-from culturescope.methods.beyond_alignment.analyses.subsets import culture_distances as subset_distances
-from culturescope.methods.beyond_alignment.analyses.subsets import own_cultures
-from culturescope.methods.beyond_alignment.coverage import default_cultures, select_backbones
-from culturescope.methods.beyond_alignment.exposure import SYSTEM as EXPOSURE
-from culturescope.methods.beyond_alignment.score import SystemScore
 from culturescope.survey import Survey, load_survey, wvs7
+
+# Heavy libraries (pandas, numpy, the analyses) are imported inside the functions that use them, so
+# that building the command tree (``culturescope --help``) stays fast; see docs/design.md.
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from culturescope.engine.store import Run
+    from culturescope.methods.beyond_alignment.score import SystemScore
 
 out = Console(width=None if sys.stdout.isatty() else 120)  # piped output: wide enough for every column
 
@@ -92,6 +89,8 @@ def _fmt(x: float | None) -> str:
 
 
 def print_scores(scores: list[SystemScore], human: SystemScore, fmt: Format, mode: str) -> None:
+    from rich.table import Table
+
     rows = [s.as_row() for s in scores] + [human.as_row()]
     if fmt is Format.json:
         print(
@@ -136,6 +135,9 @@ def print_scores(scores: list[SystemScore], human: SystemScore, fmt: Format, mod
 def print_published(scores: list[SystemScore], cultures: list[str], mode: str) -> None:
     """The paper's 18 published single-backbone systems, marked as such, and where each scored system
     lands among them; only when the scores are comparable (the paper's five cultures, faithful)."""
+    import numpy as np
+    from rich.table import Table
+
     from culturescope.methods.beyond_alignment.published import applies, landing, published_systems
 
     if not applies(cultures, mode):
@@ -186,6 +188,11 @@ StrictCompleteOpt = Annotated[
 
 def load_runs(runs: list[Path], backbones: str | None = None) -> tuple[list[Run], pd.DataFrame]:
     """The opened runs and all their responses (of the --backbones asked for) in one table, each file read once."""
+    import pandas as pd
+
+    from culturescope.engine.store import Run
+    from culturescope.methods.beyond_alignment.coverage import select_backbones
+
     opened = [Run.open(r) for r in runs]
     responses = pd.concat([r.responses() for r in opened], ignore_index=True)
     if responses.empty:
@@ -209,6 +216,8 @@ def load_answers(runs: list[Path], cultures: str | None, items, reference, cultu
 
 def run_cultures(responses: pd.DataFrame, cultures: str | None, survey: Survey) -> list[str]:
     """The chosen cultures, by default the set shared by the most systems (see ``default_cultures``)."""
+    from culturescope.methods.beyond_alignment.coverage import default_cultures
+
     return survey.resolve_cultures(cultures, default_cultures(responses))
 
 
@@ -221,6 +230,8 @@ def systems_of(
     strict: bool = False,
 ):
     """The runs, their cultures and the answer arrays of the single-backbone systems complete for them."""
+    from culturescope.methods.beyond_alignment.analyses.landscape import system_answers
+
     opened, responses = load_runs(runs, backbones)
     chosen = run_cultures(responses, cultures, survey)
     systems, left_out = system_answers(responses, survey, chosen, mode, strict=strict)
@@ -247,6 +258,8 @@ def emit(rows: list[dict], title: str, as_json: bool, notes: list[str] = ()) -> 
         clean = [{k: None if isinstance(v, float) and v != v else v for k, v in row.items()} for row in rows]
         print(json.dumps({"title": title, "rows": clean, "notes": list(notes)}, indent=2))
         return
+    from rich.table import Table
+
     if not rows:
         out.print(f"{title}: nothing to show", highlight=False)
         return
@@ -269,12 +282,18 @@ PerItemOpt = Annotated[
 
 
 def chosen_systems(names: str, systems: dict) -> list[str]:
+    from culturescope.methods.beyond_alignment.analyses.landscape import select_systems
+
     return select_systems(split_names(names), systems)
 
 
 def culture_distances(runs: list[Path], system: str, cultures: str | None, mode: str, survey: Survey):
     """One system's cultures, by default every culture it answered (the paper's §5.3 uses all 19, not
     only those every system answered), and the distances between its culture agents and the humans'."""
+    from culturescope.methods.beyond_alignment.analyses.landscape import select_systems
+    from culturescope.methods.beyond_alignment.analyses.subsets import culture_distances as subset_distances
+    from culturescope.methods.beyond_alignment.analyses.subsets import own_cultures
+
     _, responses = load_runs(runs)
     own = own_cultures(responses, survey)
     (name,) = select_systems([system], own)
@@ -286,6 +305,11 @@ def culture_distances(runs: list[Path], system: str, cultures: str | None, mode:
 def print_dynamics(
     responses: pd.DataFrame, survey: Survey, cultures: str | None, mode: str, json_: bool, strict: bool = False
 ) -> None:
+    import numpy as np
+
+    from culturescope.methods.beyond_alignment.analyses.dynamics import exposure_dynamics, round_one_change
+    from culturescope.methods.beyond_alignment.exposure import SYSTEM as EXPOSURE
+
     exposed = responses[responses["system"] == EXPOSURE]
     if exposed.empty:
         raise CulturescopeError("no exposure responses in these runs; make them with: culturescope run --rounds 5")

@@ -1,7 +1,5 @@
 """``culturescope report``: one HTML page over runs of any method."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, Optional
 

@@ -1,13 +1,10 @@
 """Survey data commands: ``culturescope survey show`` and ``culturescope cultures``."""
 
-from __future__ import annotations
-
 import textwrap
 from typing import Annotated, Optional
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from culturescope.cli.options import CulturesFileOpt, ItemsOpt, Mode, ModeOpt, ReferenceOpt, load_survey_options, out
 
@@ -26,6 +23,8 @@ def survey_show(
     cultures_file: CulturesFileOpt = None,
 ) -> None:
     """List the items, or show one item with its options and every country's answers."""
+    from rich.table import Table
+
     survey = load_survey_options(items, reference, cultures_file)
     if item is None:
         table = Table(title=f"{survey.name}: {len(survey.items)} items")
@@ -66,6 +65,8 @@ def survey_show(
 @commands.command(rich_help_panel="Survey data")
 def cultures(items: ItemsOpt = None, reference: ReferenceOpt = None, cultures_file: CulturesFileOpt = None) -> None:
     """List the cultures with human answers: code, country, culture adjective, continent."""
+    from rich.table import Table
+
     survey = load_survey_options(items, reference, cultures_file)
     table = Table(title=f"{survey.name}: {len(survey.cultures)} cultures")
     for col in ("code", "country", "culture", "continent", "items with human data"):

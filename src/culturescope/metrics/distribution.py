@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from culturescope.errors import CulturescopeError
-
-DIVERGENCES = ("kl", "kl-eq1", "js")
+from culturescope.metrics import DIVERGENCES, S_ALIGN_JS
 
 
 def normalize(counts: np.ndarray) -> np.ndarray:
@@ -52,10 +51,6 @@ def js(p: np.ndarray, q: np.ndarray, bits: bool = True) -> np.ndarray:
     m = (p + q) / 2
     nats = (_weighted_log_ratio(p, p, m) + _weighted_log_ratio(q, q, m)) / 2
     return nats / np.log(2) if bits else nats
-
-
-#: S_align's Jensen–Shannon: eq. 5 as printed (the divergence) or the text's "distance" (its square root).
-S_ALIGN_JS = ("divergence", "distance")
 
 
 def s_align(p_gen: np.ndarray, p_gold: np.ndarray, js_as: str = "divergence") -> np.ndarray:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
-
-import numpy as np
+from typing import TYPE_CHECKING, Literal
 
 from culturescope.errors import CulturescopeError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: How the human reference is read. ``faithful`` reproduces the reference implementation of the
 #: Beyond-Alignment paper; ``strict`` fixes the data quirks (see docs/data.md).
@@ -64,6 +65,8 @@ class Survey:
     @property
     def deltas(self) -> np.ndarray:
         """Δ per item, shape (K,)."""
+        import numpy as np
+
         return np.array([it.delta for it in self.items], dtype=float)
 
     def item_index(self, item_id: str) -> int:
@@ -141,6 +144,8 @@ class Survey:
 
     def majority_matrix(self, countries: list[str], mode: Mode = "faithful") -> np.ndarray:
         """Majority answers as agents: shape (len(countries), K), NaN where there is no data."""
+        import numpy as np
+
         out = np.full((len(countries), len(self.items)), np.nan)
         for a, country in enumerate(countries):
             self.culture(country)

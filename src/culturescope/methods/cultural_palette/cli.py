@@ -1,7 +1,5 @@
 """``culturescope palette``: the multi-agent Cultural Palette and its baselines (Cultural Palette, part 1)."""
 
-from __future__ import annotations
-
 from dataclasses import replace
 from enum import Enum
 from pathlib import Path
@@ -26,13 +24,12 @@ from culturescope.cli.options import (
     resumable,
     split_names,
 )
-from culturescope.engine.cache import RequestCache
 from culturescope.errors import CulturescopeError
 from culturescope.methods.cultural_palette.agents import CONTINENTS, JOINT, METHODS
-from culturescope.methods.cultural_palette.run import Palette, execute_palette
-from culturescope.methods.cultural_palette.score import alignment_table, s_align_title, shown
-from culturescope.methods.cultural_palette.training.orpo import workspace_base
-from culturescope.metrics.distribution import S_ALIGN_JS
+from culturescope.metrics import S_ALIGN_JS
+
+# The method's run, scoring and training modules (numpy, pandas, the engine) are imported in the
+# commands that use them.
 
 palette_app = typer.Typer(
     help="Cultural Palette: five continent agents draft, a meta agent self-regulates and decides; "
@@ -61,6 +58,8 @@ def _continent_specs(values: list[str] | None) -> dict[str, str]:
 def _trained_specs(workspace: Path, methods: list[str] | None) -> dict[str, str]:
     """The backbones of a training workspace: its base model, continent models, MoErges meta agent and,
     when trained (and required when asked for), its Joint model."""
+    from culturescope.methods.cultural_palette.training.orpo import workspace_base
+
     wanted = {c: workspace / c for c in CONTINENTS} | {"meta": workspace / "moe"}
     missing = [str(p) for p in wanted.values() if not (p / "config.json").is_file()]
     if missing:
@@ -146,6 +145,9 @@ def run(
 
       culturescope palette run -b openai:qwen2.5-7b@http://127.0.0.1:8000/v1 --method palette,vanilla
     """
+    from culturescope.engine.cache import RequestCache
+    from culturescope.methods.cultural_palette.run import Palette, execute_palette
+
     survey = load_survey_options(items, reference, cultures_file)
     methods = split_names(method) if method is not None else None
     specs = {"agents": backbone, "meta": meta, **_continent_specs(continent_backbone)}
@@ -171,6 +173,8 @@ def run(
 
 
 def _print_table(responses, survey, cultures, js_as, as_json) -> None:
+    from culturescope.methods.cultural_palette.score import alignment_table, s_align_title, shown
+
     rows = alignment_table(responses, survey, cultures, js_as)
     if not rows:
         raise CulturescopeError("no palette answers with human data for these countries")

@@ -1,7 +1,5 @@
 """``culturescope simulate``: survey response simulation with the Diversity-Enhanced Framework (DEF)."""
 
-from __future__ import annotations
-
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Optional
@@ -26,19 +24,9 @@ from culturescope.cli.options import (
     resumable,
     split_names,
 )
-from culturescope.engine.cache import RequestCache
-from culturescope.engine.rundir import digest
 from culturescope.errors import CulturescopeError
-from culturescope.methods.def_simulation.judge import CATEGORIES
-from culturescope.methods.def_simulation.judging import describe_judging, execute_judging, insensitivity
-from culturescope.methods.def_simulation.profiles import load_group_reference, system_profile
-from culturescope.methods.def_simulation.rephrase import rephrase_survey
-from culturescope.methods.def_simulation.respondents import baselines_decoded
-from culturescope.methods.def_simulation.run import Simulation, default_dir, execute_simulation
-from culturescope.methods.def_simulation.score import compared, load_dimensions, preferences, survey_dimensions, table1
-from culturescope.methods.def_simulation.ttest import ttest
-from culturescope.methods.def_simulation.variation import subject_scores, variation_map
-from culturescope.metrics.distribution import check_divergence
+
+# The method's modules (numpy, pandas, scipy, the engine) are imported in the commands that use them.
 
 simulate_app = typer.Typer(
     help="Survey response simulation (DEF paper): simulated respondents, baselines, preference "
@@ -142,6 +130,10 @@ def run(
 
       culturescope simulate run --variant none,cao,ccsv-single --baseline-decoding sampled --per-dimension 1
     """
+    from culturescope.engine.cache import RequestCache
+    from culturescope.methods.def_simulation.run import Simulation, default_dir, execute_simulation
+    from culturescope.metrics.distribution import check_divergence
+
     check_divergence(measure)
     survey = load_survey_options(items, reference, cultures_file)
     specs = [BackboneSpec.parse(b) for b in (backbone or ["embedded"])]
@@ -169,6 +161,10 @@ def run(
 
 
 def _print_table(responses, survey, cultures, measure, dimension_of, as_json) -> None:
+    from culturescope.methods.def_simulation.respondents import baselines_decoded
+    from culturescope.methods.def_simulation.score import preferences, table1
+    from culturescope.metrics.distribution import check_divergence
+
     check_divergence(measure)
     found = preferences(responses, survey, cultures, measure, dimension_of)
     if not found:
@@ -186,6 +182,8 @@ def _print_table(responses, survey, cultures, measure, dimension_of, as_json) ->
 
 def _scored(runs, cultures, items, reference, cultures_file, dimensions):
     """The survey, the runs' answers, the chosen cultures and the item → dimension table."""
+    from culturescope.methods.def_simulation.score import load_dimensions, survey_dimensions
+
     survey, responses, chosen = load_answers(runs, cultures, items, reference, cultures_file)
     return survey, responses, chosen, load_dimensions(dimensions) if dimensions else survey_dimensions(survey)
 
@@ -220,6 +218,9 @@ def map_(
 ) -> None:
     """Cultural variation map (§4.2.2, Fig. 7): every system and the humans of each culture on the
     first two principal components of their average value-dimension scores."""
+    from culturescope.methods.def_simulation.score import compared
+    from culturescope.methods.def_simulation.variation import subject_scores, variation_map
+
     survey, responses, chosen, dimension_of = _scored(runs, cultures, items, reference, cultures_file, dimensions)
     subjects = subject_scores(compared(responses, survey, chosen), survey, dimension_of)
     if len(subjects.labels) < 3 or len(subjects.dimensions) < 2:
@@ -252,6 +253,9 @@ def profiles(
 ) -> None:
     """Preference-bias profiles (§4.2.3, Figs. 8, 11, 12): on the items where a system's top option
     matches the humans' and where it does not, which gender and age groups answer like it."""
+    from culturescope.methods.def_simulation.profiles import load_group_reference, system_profile
+    from culturescope.methods.def_simulation.score import compared
+
     survey, responses, chosen, _ = _scored(runs, cultures, items, reference, cultures_file, None)
     by_group = load_group_reference(groups)
     rows = []
@@ -294,6 +298,11 @@ def judge(
 ) -> None:
     """Insensitivity measurement (§4.2.4, Fig. 9): an LLM judge labels a sample of responses with
     qc, rp, iu, cv, ir, ff; the share of judged responses with each problem, per system."""
+    from culturescope.engine.cache import RequestCache
+    from culturescope.engine.rundir import digest
+    from culturescope.methods.def_simulation.judge import CATEGORIES
+    from culturescope.methods.def_simulation.judging import describe_judging, execute_judging, insensitivity
+
     survey = load_survey_options(items, reference, cultures_file)
     opened, responses = load_runs(runs)
     spec = BackboneSpec.parse(judge_backbone)
@@ -329,6 +338,9 @@ def ttest_(
 ) -> None:
     """Eq. 7 / Table 3: do two groups of models differ? Each value is one model's divergence on one
     value dimension; one row per culture."""
+    from culturescope.methods.def_simulation.score import preferences
+    from culturescope.methods.def_simulation.ttest import ttest
+
     survey, responses, chosen, dimension_of = _scored(runs, cultures, items, reference, cultures_file, dimensions)
     found = [p for p in preferences(responses, survey, chosen, measure, dimension_of) if p.system == system]
     a, b = split_names(group_a), split_names(group_b)
@@ -362,6 +374,9 @@ def rephrase(
     """Survey rephrasing (§4.1 step 3): a model rewrites each question stem; options and human
     shares carry over. Then simulate over all variants with
     --items OUT/items.json --reference OUT/reference.json --cultures-file OUT/cultures.json."""
+    from culturescope.engine.cache import RequestCache
+    from culturescope.methods.def_simulation.rephrase import rephrase_survey
+
     survey = load_survey_options(items, reference, cultures_file)
     spec = BackboneSpec.parse(backbone)
     counts = rephrase_survey(survey, spec, variants, out_dir, RequestCache(cache), Console(stderr=True))

@@ -1,11 +1,8 @@
 """The system-level analyses of the Beyond-Alignment paper: ``culturescope analyze ...``."""
 
-from __future__ import annotations
-
 from enum import Enum
 from typing import Annotated
 
-import numpy as np
 import typer
 
 from culturescope.cli.options import (
@@ -30,13 +27,9 @@ from culturescope.cli.options import (
     systems_of,
 )
 from culturescope.errors import CulturescopeError
-from culturescope.methods.beyond_alignment.analyses.landscape import landscape
-from culturescope.methods.beyond_alignment.analyses.mixed import mixed_backbones
-from culturescope.methods.beyond_alignment.analyses.subsets import AgentCount, max_by_size, subsets
-from culturescope.methods.beyond_alignment.analyses.uncertainty import bootstrap
 from culturescope.methods.beyond_alignment.cli import analyze_app
-from culturescope.methods.beyond_alignment.published import applies, published_systems
-from culturescope.metrics import agreement as metrics
+
+# The analyses (numpy, scipy, pandas) are imported in the commands that use them.
 
 
 @analyze_app.command("landscape")
@@ -54,6 +47,10 @@ def analyze_landscape(
 ) -> None:
     """Alignment vs Diversity_P and Diversity_S across single-backbone systems, with Pearson r (§5.1);
     with --per-item, each question's (D_q, A_q) for the chosen systems."""
+    from culturescope.methods.beyond_alignment.analyses.landscape import landscape
+    from culturescope.methods.beyond_alignment.published import applies, published_systems
+    from culturescope.metrics import agreement as metrics
+
     survey = load_survey_options(items, reference, cultures_file)
     _, chosen, systems = systems_of(runs, cultures, mode.value, survey, backbones, strict_complete)
     mu = survey.majority_matrix(chosen, mode.value)
@@ -97,6 +94,10 @@ def analyze_mixed(
     cultures_file: CulturesFileOpt = None,
 ) -> None:
     """Every assignment of the runs' backbones to the culture slots: frontiers and highlights (§5.2)."""
+    import numpy as np
+
+    from culturescope.methods.beyond_alignment.analyses.mixed import mixed_backbones
+
     survey = load_survey_options(items, reference, cultures_file)
     _, chosen, systems = systems_of(runs, cultures, mode.value, survey, backbones, strict_complete)
     if len(systems) < 2:
@@ -149,6 +150,10 @@ def analyze_subsets(
 ) -> None:
     """Diversity of every k-culture subset of the cultures the system answered (all 19 in the paper),
     the best subset's and the human reference's best (§5.3, Fig. 3a)."""
+    import numpy as np
+
+    from culturescope.methods.beyond_alignment.analyses.subsets import subsets
+
     survey = load_survey_options(items, reference, cultures_file)
     chosen, D_system, D_human = culture_distances(runs, system, cultures, mode.value, survey)
     if not 2 <= k <= len(chosen):
@@ -199,6 +204,8 @@ def analyze_agents(
 ) -> None:
     """Maximum diversity over all k-subsets of the cultures the system answered, k = 2..C, system vs
     human, and the gap (§5.3, Fig. 3b)."""
+    from culturescope.methods.beyond_alignment.analyses.subsets import AgentCount, max_by_size
+
     survey = load_survey_options(items, reference, cultures_file)
     chosen, D_system, D_human = culture_distances(runs, system, cultures, mode.value, survey)
     if len(chosen) < 2:
@@ -238,6 +245,8 @@ def analyze_bootstrap(
     cultures_file: CulturesFileOpt = None,
 ) -> None:
     """Confidence intervals over items (and samples) for Alignment, both diversities and the human gaps."""
+    from culturescope.methods.beyond_alignment.analyses.uncertainty import bootstrap
+
     if not 0 < level < 1 or replicates < 10:
         raise CulturescopeError("--level must be between 0 and 1 and --replicates at least 10")
     survey = load_survey_options(items, reference, cultures_file)

@@ -1,11 +1,8 @@
 """Participatory budgeting: run the vote and count it."""
 
-from __future__ import annotations
-
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -20,13 +17,13 @@ from culturescope.cli.options import (
     load_runs,
     resumable,
 )
-from culturescope.engine.cache import RequestCache
 from culturescope.errors import CulturescopeError
-from culturescope.methods.beyond_alignment.analyses.subsets import subsets
-from culturescope.methods.beyond_alignment.budgeting import SYSTEM, funded, parse_ballot, summarize
 from culturescope.methods.beyond_alignment.cli import analyze_app, commands
-from culturescope.methods.beyond_alignment.run import execute_budgeting
 from culturescope.survey import PAPER_CULTURES, budgeting_projects, wvs7
+
+# The method's modules (pandas, numpy, the engine) are imported in the commands that use them.
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @commands.command(rich_help_panel="Runs")
@@ -60,6 +57,9 @@ def pb(
     Every agent votes --samples times; then vote shares, coverage, entropy, invalid ballots and the
     projects funded by greedy approval and the Method of Equal Shares.
     """
+    from culturescope.engine.cache import RequestCache
+    from culturescope.methods.beyond_alignment.run import execute_budgeting
+
     survey = wvs7()
     specs = [BackboneSpec.parse(b) for b in (backbone or ["embedded"])]
     if cultures_from:
@@ -82,6 +82,8 @@ def pb(
 def diversity_extremes(run: Path, system: str | None, survey) -> dict[str, list[str]]:
     """The lowest- and highest-Diversity_P five-culture systems of ``system``'s answers in ``run``,
     over every culture it answered (the paper's §7 pair)."""
+    from culturescope.methods.beyond_alignment.analyses.subsets import subsets
+
     if not system:
         raise CulturescopeError("--cultures-from needs --system (the backbone whose culture subsets to rank)")
     chosen_all, D_system, _ = culture_distances([run], system, None, "faithful", survey)
@@ -121,6 +123,8 @@ def analyze_pb(
     Example (Fig. 6 from published ballots): culturescope analyze pb runs/pb --system claude-opus-4.7
     --cultures-from runs/static
     """
+    from culturescope.methods.beyond_alignment.budgeting import SYSTEM
+
     survey = wvs7()
     _, table = load_runs(runs, system or backbones)
     table = table[table["system"] == SYSTEM]
@@ -144,7 +148,7 @@ def analyze_pb(
         print_votes(rows, budget, json_, f"{name}-diversity system, " if name else "")
 
 
-def ballot_gaps(group: pd.DataFrame, cultures: list[str] | None) -> list[str]:
+def ballot_gaps(group: "pd.DataFrame", cultures: list[str] | None) -> list[str]:
     """What a backbone's ballots lack: a chosen culture without ballots, or fewer ballots than the most."""
     per = group.groupby("culture").size()
     lines = [f"left out: no ballots for {c}" for c in cultures or [] if c not in per]
@@ -154,8 +158,10 @@ def ballot_gaps(group: pd.DataFrame, cultures: list[str] | None) -> list[str]:
     return lines
 
 
-def print_votes(table: pd.DataFrame, budget: int, json_: bool, title: str = "") -> None:
+def print_votes(table: "pd.DataFrame", budget: int, json_: bool, title: str = "") -> None:
     """One table per backbone and culture set: votes per project, then the summary lines."""
+    from culturescope.methods.beyond_alignment.budgeting import funded, parse_ballot, summarize
+
     projects = budgeting_projects()
     ids = {p["id"] for p in projects}
     for name, rows in table.groupby("backbone"):

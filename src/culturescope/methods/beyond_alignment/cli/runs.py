@@ -1,10 +1,8 @@
 """Commands that make, import and score Beyond-Alignment runs."""
 
-from __future__ import annotations
-
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -30,19 +28,22 @@ from culturescope.cli.options import (
     print_scores,
     resumable,
 )
-from culturescope.engine.cache import RequestCache
-from culturescope.engine.store import Run
 from culturescope.errors import CulturescopeError
 from culturescope.methods.beyond_alignment.cli import commands
-from culturescope.methods.beyond_alignment.coverage import default_cultures
-from culturescope.methods.beyond_alignment.importers import import_reference_outputs
-from culturescope.methods.beyond_alignment.run import Experiment, execute, load_experiment
-from culturescope.methods.beyond_alignment.score import SystemScore, evaluate_responses, human_reference, status_counts
 from culturescope.survey import PAPER_CULTURES, Survey, wvs7
 
+# The method's modules (pandas, numpy, the engine) are imported in the commands that use them.
+if TYPE_CHECKING:
+    from culturescope.engine.store import Run
+    from culturescope.methods.beyond_alignment.run import Experiment
+    from culturescope.methods.beyond_alignment.score import SystemScore
 
-def _execute(experiment: Experiment, survey: Survey, out_dir: Path, cache: Path | None, err: Console) -> Run:
+
+def _execute(experiment: "Experiment", survey: Survey, out_dir: Path, cache: Path | None, err: Console) -> "Run":
     """Run (or resume) an experiment into ``out_dir``, saying where; Ctrl-C keeps what is done."""
+    from culturescope.engine.cache import RequestCache
+    from culturescope.methods.beyond_alignment.run import execute
+
     err.print(escape(f"run directory: {out_dir}"), highlight=False)
     return resumable("response", out_dir, lambda: execute(experiment, survey, out_dir, RequestCache(cache), err))
 
@@ -75,6 +76,9 @@ def evaluate(
 
     Example: culturescope evaluate runs/imported --cultures BRA,CHN,MEX,NGA,NZL
     """
+    from culturescope.methods.beyond_alignment.coverage import default_cultures
+    from culturescope.methods.beyond_alignment.score import evaluate_responses, human_reference
+
     survey = load_survey_options(items, reference, cultures_file)
     scores: list[SystemScore] = []
     if run is not None:
@@ -184,6 +188,9 @@ def run(
 
       culturescope run --rounds 3 --limit 20              # social exposure: 3 rounds after round 0
     """
+    from culturescope.methods.beyond_alignment.run import Experiment, load_experiment
+    from culturescope.methods.beyond_alignment.score import evaluate_responses, human_reference, status_counts
+
     survey = load_survey_options(items, reference, cultures_file)
     settings = load_experiment(config) if config else {}
     specs = settings.get("backbones") or [BackboneSpec.parse(b) for b in (backbone or ["embedded"])]
@@ -265,6 +272,8 @@ def import_(
     Backbone = {model}, culture = {CULTURE}; each line's raw 'response' is kept and parsed
     (\\boxed{n}). Then score it with: culturescope evaluate DEST
     """
+    from culturescope.methods.beyond_alignment.importers import import_reference_outputs
+
     survey = load_survey_options(items, reference, cultures_file)
     if skip_bad_lines:
         Console(stderr=True).print("--skip-bad-lines is deprecated: importing the good lines is now the default")
@@ -298,6 +307,8 @@ def exposure(
     Then Alignment and diversity per round, ΔD and ΔA against round 0, and each agent's drift.
     Same as `run --rounds K` followed by `analyze exposure`.
     """
+    from culturescope.methods.beyond_alignment.run import Experiment
+
     survey = wvs7()
     experiment = Experiment(
         backbones=[BackboneSpec.parse(b) for b in (backbone or ["embedded"])],

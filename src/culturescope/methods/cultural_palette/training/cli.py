@@ -1,7 +1,5 @@
 """``culturescope palette synthesize|train|merge``: the training side of Cultural Palette (part 2)."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -11,17 +9,11 @@ from rich.markup import escape
 
 from culturescope.backends import BackboneSpec
 from culturescope.cli.options import resumable, split_names
-from culturescope.engine.cache import RequestCache
 from culturescope.errors import CulturescopeError
 from culturescope.methods.cultural_palette.agents import CONTINENTS
 from culturescope.methods.cultural_palette.cli import palette_app
-from culturescope.methods.cultural_palette.training.synthesis import (
-    PAIRS,
-    Synthesis,
-    load_queries,
-    read_jsonl,
-    synthesize,
-)
+
+# Synthesis, ORPO and merging (the engine, torch, transformers) are imported in the commands that use them.
 
 TRAINING = "The palette's models (train and merge need the train extra)"
 DEFAULT_WORKSPACE = Path("runs") / "palette-models"
@@ -65,6 +57,15 @@ def synthesize_cmd(
 
     Example: culturescope palette synthesize --limit 4 --out runs/pentachromatic
     """
+    from culturescope.engine.cache import RequestCache
+    from culturescope.methods.cultural_palette.training.synthesis import (
+        PAIRS,
+        Synthesis,
+        load_queries,
+        read_jsonl,
+        synthesize,
+    )
+
     spec = BackboneSpec.parse(generator)
     chosen = load_queries(queries)[:limit]
     out_dir = out_dir or Path("runs") / f"pentachromatic-{spec.name.replace('/', '_')}"
@@ -79,6 +80,8 @@ def synthesize_cmd(
 
 
 def _pairs(data: Path) -> list[dict]:
+    from culturescope.methods.cultural_palette.training.synthesis import PAIRS, read_jsonl
+
     path = data / PAIRS if data.is_dir() else data
     pairs = read_jsonl(path)
     if not pairs:
