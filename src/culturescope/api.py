@@ -31,17 +31,9 @@ SCORE_COLUMNS = ["method", "system", "backbone", "mode", "round", "culture", "me
 
 
 def _survey(survey: str | Path | Survey | None) -> Survey:
-    from culturescope.survey import Survey, load_survey, wvs7
+    from culturescope.survey import open_survey
 
-    if survey is None or survey == "wvs7":
-        return wvs7()
-    if isinstance(survey, Survey):
-        return survey
-    folder = Path(survey)
-    if not (folder / "items.json").exists() or not (folder / "reference.json").exists():
-        raise CulturescopeError(f"survey {survey!r}: give 'wvs7' or a directory with items.json and reference.json")
-    cultures = folder / "cultures.json"
-    return load_survey(folder / "items.json", folder / "reference.json", cultures if cultures.exists() else None)
+    return open_survey(survey)
 
 
 def _backbone(value: str | BackboneSpec | Backend) -> tuple[BackboneSpec, Backend | None]:
