@@ -142,7 +142,8 @@ class _Calls:
         text = await self.text(s, messages, repeat)
         probs = None
         if s.backend.supports_probs:
-            probs = (await s.probs(messages(__package__, "palette")["answer_prefix"], len(item.options)))["probs"]
+            prefix = prompts(__package__, "palette")["answer_prefix"]
+            probs = (await s.probs(messages, prefix, len(item.options)))["probs"]
         return {"text": text, "probs": probs}
 
 
