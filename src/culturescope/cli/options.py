@@ -142,12 +142,6 @@ BackboneOpt = Annotated[
         help="Repeatable: each backbone runs in turn. A spec as for `culturescope run` (default: embedded).",
     ),
 ]
-RoleOpt = Annotated[
-    Optional[list[str]],
-    typer.Option("--role", metavar="NAME=SPEC", help="Repeatable: the model of a role (see the roles below)."),
-]
-
-
 def parse_roles(values: list[str] | None, known: list[str], command: str) -> dict[str, str]:
     """--role NAME=SPEC values, by role (spelled as ``known`` spells it, any case); one clear error for an
     unknown role, a missing SPEC or a role given twice."""
