@@ -96,7 +96,7 @@ class Simulation:
             "decodes": self.decodes,
             "items": self.items,
             "seed": self.seed,
-            "prompts": {k: prompts(k) for k in ("def", "cao", "ccsv")},
+            "prompts": {k: prompts(__package__, k) for k in ("def", "cao", "ccsv")},
             "backbones": [b.as_dict() | {"decoding": base_decoding(b).as_dict()} for b in self.backbones],
         }
 
