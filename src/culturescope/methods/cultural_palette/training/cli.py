@@ -180,6 +180,8 @@ def train_cmd(
         train,
     )
 
+    given = parse_roles(role, ["base"], "palette train").get("base")
+    source = renamed(given, base, "--base", "--role base=MODEL", f"--role base={base}")
     chosen = split_names(models)
     bad = sorted(set(chosen) - set(MODELS))
     if bad or not chosen:
@@ -198,8 +200,6 @@ def train_cmd(
         save_steps=save_steps,
         seed=seed,
     )
-    given = parse_roles(role, ["base"], "palette train").get("base")
-    source = renamed(given, base, "--base", "--role base=MODEL", f"--role base={base}")
     start = base_checkpoint(_base_path(source or "embedded"), out_dir)
     for model in chosen:
         _say(f"{model}: {'already trained' if is_trained(out_dir, model) else 'training'} → {out_dir / model}")
