@@ -120,6 +120,7 @@ def run(
     *,
     cultures: Sequence[str] | None = None,
     limit: int | None = None,
+    items: Sequence[str] | None = None,
     answer_modes: Sequence[str] = ("probs",),
     samples: int = 1,
     rounds: int = 0,
@@ -131,7 +132,8 @@ def run(
     """Agents of each culture answer the survey (Beyond Alignment's prompt; ``rounds`` > 0: social
     exposure), on any backbone: a spec string (``"embedded"``, ``"openai:gpt-4o-mini"``,
     ``"scripted:culture"``), a :class:`BackboneSpec` or a :class:`Backend` object. The run is stored
-    in ``out`` (default ``runs/<backbone>-<digest>``) and resumes there; ``limit``: the first N items."""
+    in ``out`` (default ``runs/<backbone>-<digest>``) and resumes there; ``items``: the item ids to ask
+    (default: all), ``limit``: the first N of them."""
     from rich.console import Console
 
     from culturescope.engine.cache import RequestCache
@@ -146,6 +148,7 @@ def run(
         modes=list(answer_modes),
         samples=samples,
         limit=limit,
+        item_ids=[survey.item(i).id for i in items] if items is not None else None,
         rounds=rounds,
     )
     made = {spec.name: backend for spec, backend in chosen if backend is not None}

@@ -6,7 +6,7 @@ A YAML experiment file holds the same fields as the ``culturescope run`` options
     modes: [sample, probs]
     samples: 1
     limit: null            # first N items only (of the survey, or of only / per_dimension)
-    only: null             # item ids to ask, e.g. [Q1, Q46] (default: all)
+    only: null             # item ids to ask, e.g. [Q1, Q57] (default: all)
     per_dimension: null    # or: the first N items of each value dimension
     rounds: 0              # social exposure rounds after round 0 (paper: 5)
     show: raw              # what exposure shows of the others' answers: raw (reply text) or answer

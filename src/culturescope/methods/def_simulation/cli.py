@@ -146,7 +146,7 @@ def run(
 
       culturescope simulate run --per-dimension 1                     # DEF, U.S. and China, 12 items
 
-      culturescope simulate run --variant def,def-no-prompt,def-no-config,def-no-memory,none --only Q1,Q46
+      culturescope simulate run --variant def,def-no-prompt,def-no-config,def-no-memory,none --only Q1,Q57
 
       culturescope simulate run --variant cao,ccsv-single,ccsv-list -b openai:gpt-4o-mini
 

@@ -197,7 +197,7 @@ def run(
 
       culturescope run -b openai:gpt-4o-mini --limit 20    # a hosted model, first 20 items
 
-      culturescope run -b scripted:culture --only Q1,Q46   # chosen items (or --per-dimension 1)
+      culturescope run -b scripted:culture --only Q1,Q57   # chosen items (or --per-dimension 1)
 
       culturescope run --config experiment.yaml
 
