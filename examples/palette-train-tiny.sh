@@ -7,7 +7,7 @@ set -euo pipefail
 W=${1:-runs/palette-tiny}
 CS=${CULTURESCOPE:-culturescope}
 $CS palette synthesize --limit 4 --max-tokens 128 --out "$W/data"
-$CS palette train "$W/data" --base embedded --out "$W/models"
+$CS palette train "$W/data" --role base=embedded --out "$W/models"
 $CS palette merge "$W/models"
 $CS palette run --trained "$W/models" --cultures USA,DEU,CHN,NGA,AUS --per-dimension 1 \
   --method palette,palette-no-cm,vanilla --max-tokens 64 --out "$W/palette"

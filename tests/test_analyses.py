@@ -176,7 +176,7 @@ def nineteen(tmp_path_factory):
     lines = ken.read_text().splitlines()
     ken.write_text("\n".join(lines[:40] + lines[41:]) + "\n")
     X[0, cultures.index("KEN"), 40] = np.nan
-    assert cli("import", str(src), str(root / "run")).returncode == 0
+    assert cli("import", str(src), "--out", str(root / "run")).returncode == 0
     return root / "run", cultures, X[0], s.majority_matrix(cultures, "faithful"), s.deltas
 
 
@@ -193,7 +193,7 @@ def brute_best(X, delta, k):
 
 
 def analyze_json(*args):
-    result = cli("analyze", *args, "--json")
+    result = cli("analyze", *args, "--format", "json")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 

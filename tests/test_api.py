@@ -99,3 +99,11 @@ def test_bad_input_is_one_clear_error(tmp_path):
     made = culturescope.run("scripted:first", cultures=["BRA", "CHN"], limit=2, out=tmp_path / "run")
     with pytest.raises(culturescope.errors.CulturescopeError, match="survey 'missing': give 'wvs7' or a directory"):
         culturescope.score(made.responses, survey="missing")
+
+
+def test_run_asks_the_items_given(tmp_path):
+    made = culturescope.run("scripted:culture", cultures=["BRA", "CHN"], items=["Q3", "Q1"], out=tmp_path / "run")
+    assert list(dict.fromkeys(made.responses["item"])) == ["Q3", "Q1"] and len(made.responses) == 4
+    assert made.runs[0].manifest["experiment"]["items"] == ["Q3", "Q1"]
+    with pytest.raises(culturescope.errors.CulturescopeError, match="unknown item 'Q9999'"):
+        culturescope.run("scripted:culture", items=["Q9999"], out=tmp_path / "bad")

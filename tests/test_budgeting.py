@@ -88,7 +88,8 @@ def test_a_whole_vote_through_the_cli(tmp_path):
             "BRA,CHN",
             "--out",
             str(tmp_path / "pb"),
-            "--json",
+            "--format",
+            "json",
         ]
         done = cli(*args, env=env, timeout=300)
         assert done.returncode == 0, done.stderr
@@ -119,7 +120,7 @@ def test_import_published_ballots_and_analyze(tmp_path):
     (src / "m_BRA.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
     run, report = import_reference_outputs(src, tmp_path / "run", wvs7(), kind="budgeting")
     assert report.statuses == {"ok": 2, "duplicate": 1}
-    done = cli("analyze", "pb", str(tmp_path / "run"), "--json", timeout=120)
+    done = cli("analyze", "pb", str(tmp_path / "run"), "--format", "json", timeout=120)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert {r["project"]: r["votes"] for r in result["rows"] if r["votes"]} == {
@@ -161,7 +162,8 @@ def test_vote_with_the_lowest_and_highest_diversity_systems(tmp_path):
             "alpha",
             "--out",
             str(tmp_path / "pb"),
-            "--json",
+            "--format",
+            "json",
             env=env,
             timeout=300,
         )
@@ -172,13 +174,18 @@ def test_vote_with_the_lowest_and_highest_diversity_systems(tmp_path):
         assert f"{name}-diversity five-culture system of alpha: {chosen}" in done.stderr
         table = Run.open(tmp_path / "pb" / name).responses()
         assert sorted(table["culture"].unique()) == sorted(chosen.split(",")) and len(table) == 10
+    both = json.loads(done.stdout)  # the two systems' tables in one document
+    assert [t.split(",")[1].strip() for t in dict.fromkeys(r["table"] for r in both["rows"])] == [
+        "lowest-diversity system",
+        "highest-diversity system",
+    ]
     report = tmp_path / "report.html"
     made = cli(
         "report",
         str(tmp_path / "survey_run"),
         str(tmp_path / "pb" / "lowest"),
         str(tmp_path / "pb" / "highest"),
-        "-o",
+        "--out",
         str(report),
         "--replicates",
         "20",

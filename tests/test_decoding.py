@@ -56,7 +56,7 @@ def servers():
 
 def scores(run, env) -> tuple[str, dict]:
     """The title and the Diversity % per system (culture USA) of ``simulate score``."""
-    done = cli("simulate", "score", str(run), "--json", env=env)
+    done = cli("simulate", "score", str(run), "--format", "json", env=env)
     assert done.returncode == 0, done.stderr
     found = json.loads(done.stdout)
     return found["title"], {r["system"]: r["Diversity %"] for r in found["rows"] if r["culture"] == "USA"}

@@ -73,7 +73,7 @@ def test_multi_round_run_resumes_after_kill(tmp_path):
         "2",
         "--limit",
         "12",
-        "--mode",
+        "--answer-mode",
         "probs",
         "--cultures",
         ",".join(CULTURES),
@@ -93,11 +93,11 @@ def test_multi_round_run_resumes_after_kill(tmp_path):
     table = Run.open(out).responses()
     assert len(table) == 3 * 12 * 3 and not table.duplicated(["agent", "item", "round", "sample"]).any()
     assert table.groupby("round").size().to_dict() == {0: 36, 1: 36, 2: 36}
-    dyn = cli("analyze", "exposure", str(out), "--json", env=env, timeout=120)
+    dyn = cli("analyze", "exposure", str(out), "--format", "json", env=env, timeout=120)
     rows = json.loads(dyn.stdout)["rows"]
     assert [r["round"] for r in rows] == [0, 1, 2] and rows[0]["ΔD"] == 0
     report = tmp_path / "report.html"
-    made = cli("report", str(out), "-o", str(report), "--replicates", "20", env=env, timeout=300)
+    made = cli("report", str(out), "--out", str(report), "--replicates", "20", env=env, timeout=300)
     assert made.returncode == 0, made.stderr
     assert "Fig. 4, 5 and 8: social exposure" in report.read_text()
 
@@ -111,7 +111,7 @@ def test_import_published_exposure_rounds(tmp_path):
     table = run.responses()
     assert report.files == 9 and set(table["system"]) == {"exposure"}
     assert table.groupby("round").size().to_dict() == {0: 3 * 223, 1: 3 * 223, 2: 3 * 223}
-    dyn = cli("analyze", "exposure", str(tmp_path / "run"), "--json", timeout=120)
+    dyn = cli("analyze", "exposure", str(tmp_path / "run"), "--format", "json", timeout=120)
     rows = json.loads(dyn.stdout)["rows"]
     assert [r["round"] for r in rows] == [0, 1, 2]
     assert all(r["alignment"] == 100.0 and r["ΔD"] == 0 for r in rows)  # every round answers with the majority
@@ -127,11 +127,12 @@ def test_exposure_command_runs_and_reports(tmp_path):
         "2",
         "--cultures",
         "BRA,CHN",
-        "--mode",
+        "--answer-mode",
         "probs",
         "--out",
         str(tmp_path / "r"),
-        "--json",
+        "--format",
+        "json",
         env=env,
         timeout=300,
     )

@@ -191,7 +191,7 @@ def test_each_stage_sees_what_the_previous_produced(tmp_path):
     assert "knowledge chatbot about Oceania" in decided and "Nigeria" in decided
     prompts_sent = [r["json"]["messages"][0]["content"] for r in srv.requests]
     assert any("considering cultural, historical, and nuanced context" in p for p in prompts_sent)
-    scored = cli("palette", "score", str(out), "--json", env=env_with(tmp_path))
+    scored = cli("palette", "score", str(out), "--format", "json", env=env_with(tmp_path))
     rows = json.loads(scored.stdout)["rows"]
     assert [r["method"] for r in rows] == [
         f"palette {BASE}",
@@ -216,7 +216,7 @@ def test_each_stage_sees_what_the_previous_produced(tmp_path):
     assert "'palette' is the w/o CM ablation" in done.stderr
     assert f"palette {BASE}" in done.stdout
     report = tmp_path / "report.html"
-    made = cli("report", str(out), "-o", str(report), env=env_with(tmp_path))
+    made = cli("report", str(out), "--out", str(report), env=env_with(tmp_path))
     assert made.returncode == 0, made.stderr
     html = report.read_text()
     assert "Cultural Palette" in html and f"Case: Q1 (Table 5), palette {BASE}" in html and "Draft · Oceania" in html
@@ -253,7 +253,8 @@ def test_repeats_record_their_seeds_and_show_mean_and_sd(tmp_path):
     # by hand: per repeat a one-hot at that repeat's answer; the table shows the mean and the sample sd
     per = {c: [s_align(np.eye(4)[a - 1], human(c)) for a in answers.values()] for c in ("NGA", "NZL")}
     avg = [(x + y) / 2 for x, y in zip(per["NGA"], per["NZL"])]
-    (row,) = json.loads(cli("palette", "score", str(tmp_path / "run"), "--json", env=env_with(tmp_path)).stdout)["rows"]
+    scored = cli("palette", "score", str(tmp_path / "run"), "--format", "json", env=env_with(tmp_path))
+    (row,) = json.loads(scored.stdout)["rows"]
     assert row["repeats"] == 3
     assert row["per_repeat"]["Avg."] == pytest.approx(avg) and row["per_repeat"]["NGA"] == pytest.approx(per["NGA"])
     assert row["Avg."] == pytest.approx(statistics.mean(avg))
@@ -274,7 +275,8 @@ def test_every_method_on_the_embedded_model(tmp_path):
     # S_align of each method's P_gen by a second route, scipy's JS distance (nats), in both readings
     shown = {label(r.system, (r.trace or {}).get("meta")): np.array(r.probs) for r in table.itertuples()}
     for js_as, score in (("divergence", lambda d: 100 * (1 - d**2)), ("distance", lambda d: 100 * (1 - d))):
-        scored = json.loads(cli("palette", "score", str(out), "--json", "--js", js_as, env=env_with(tmp_path)).stdout)
+        done = cli("palette", "score", str(out), "--format", "json", "--js", js_as, env=env_with(tmp_path))
+        scored = json.loads(done.stdout)
         assert f"1 − JS {js_as}" in scored["title"]
         assert {r["method"]: r["KEN"] for r in scored["rows"]} == pytest.approx(
             {method: score(jensenshannon(p, gold)) for method, p in shown.items()}
@@ -302,7 +304,7 @@ def test_trained_workspace_without_a_joint_model(tmp_path):
     "args, message",
     [
         (["--method", "palette,rainbow"], "unknown method(s) rainbow"),
-        (["--continent-backbone", "Mars=embedded"], "CONTINENT=BACKBONE"),
+        (["--role", "Mars=embedded"], "unknown role 'Mars' for palette run; its roles: meta, continent, Africa,"),
         (["--method", "vanilla,joint"], "the joint method needs a Joint model: --trained WORKSPACE"),
         (["--repeats", "0"], "--repeats must be at least 1"),
     ],

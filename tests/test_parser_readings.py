@@ -139,7 +139,7 @@ def test_cli_evaluate_mode_picks_the_reading(tmp_path):
     import_reference_outputs(tmp_path / "out", tmp_path / "run", wvs7())
     shown = {}
     for mode in ("faithful", "strict"):
-        res = cli("evaluate", str(tmp_path / "run"), "--cultures", "BRA,CHN", "--mode", mode, "--format", "json")
+        res = cli("evaluate", str(tmp_path / "run"), "--cultures", "BRA,CHN", "--human-data", mode, "--format", "json")
         assert res.returncode == 0, res.stderr
         (row,) = json.loads(res.stdout)["systems"]
         shown[mode] = row

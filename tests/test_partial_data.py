@@ -132,7 +132,7 @@ def test_exposure_uses_whatever_rounds_each_backbone_has(published):
 
 
 def test_cli_exposure_prints_the_fig4_statistic(published):
-    res = cli("analyze", "exposure", str(published[3].path), "--json")
+    res = cli("analyze", "exposure", str(published[3].path), "--format", "json")
     assert res.returncode == 0, res.stderr
     (note,) = json.loads(res.stdout)["notes"]
     assert note.startswith("Fig. 4: mean round-1 ΔD_P over the 2 systems with rounds 0–5 = ")
@@ -162,7 +162,8 @@ def test_pb_from_published_ballots_with_the_extreme_systems(published):
         "claude-opus-4.7",
         "--cultures-from",
         str(static.path),
-        "--json",
+        "--format",
+        "json",
     )
     assert res.returncode == 0, res.stderr
     assert f"lowest-diversity five-culture system of claude-opus-4.7: {','.join(low)}" in res.stderr

@@ -30,12 +30,12 @@ def run_dir(tmp_path_factory):
     lines = path.read_text().splitlines()
     lines[0] = json.dumps({"idx": 0, "q_id": "Q1", "response": HOSTILE})
     path.write_text("\n".join(lines) + "\n")
-    assert cli("import", str(src), str(root / "run")).returncode == 0
+    assert cli("import", str(src), "--out", str(root / "run")).returncode == 0
     return root / "run"
 
 
 def analyze(*args):
-    result = cli("analyze", *args, "--json")
+    result = cli("analyze", *args, "--format", "json")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -66,7 +66,7 @@ def test_analyze_commands(run_dir):
 
 def test_report_is_escaped_and_renders_in_chromium(run_dir, tmp_path):
     out = tmp_path / "report.html"
-    result = cli("report", str(run_dir), "-o", str(out), "--replicates", "200", "--per-item", "beta,alpha")
+    result = cli("report", str(run_dir), "--out", str(out), "--replicates", "200", "--per-item", "beta,alpha")
     assert result.returncode == 0, result.stderr
     html = out.read_text()
     assert HOSTILE not in html and "&lt;script&gt;console.error(&quot;injected&quot;)" in html

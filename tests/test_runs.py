@@ -45,7 +45,7 @@ def test_embedded_run_both_modes_then_resume_is_a_no_op(tmp_path):
         "BRA,CHN",
         "--limit",
         "6",
-        "--mode",
+        "--answer-mode",
         "sample,probs",
         "--out",
         str(tmp_path / "r"),
@@ -71,7 +71,7 @@ def test_embedded_run_both_modes_then_resume_is_a_no_op(tmp_path):
 
 def test_cache_answers_a_rerun_into_a_new_run(tmp_path):
     env = env_with(tmp_path)
-    base = ["run", "--cultures", "NGA", "--limit", "3", "--mode", "sample"]
+    base = ["run", "--cultures", "NGA", "--limit", "3", "--answer-mode", "sample"]
     one = cli(*base, "--out", str(tmp_path / "a"), env=env)
     two = cli(*base, "--out", str(tmp_path / "b"), env=env)
     assert one.returncode == two.returncode == 0
@@ -93,7 +93,7 @@ def test_interrupted_run_resumes_exactly_once(tmp_path, sig):
         "BRA,MEX",
         "--limit",
         "30",
-        "--mode",
+        "--answer-mode",
         "probs",
         "--out",
         str(out),
@@ -181,8 +181,9 @@ def test_probs_mode_over_http_reads_logprobs(tmp_path, llama_server):
     config = write_config(tmp_path / "exp.yaml", server.url)
     out = tmp_path / "r"
     done = cli(
-        "run", "--config", str(config), "--mode", "probs", "--limit", "3", "--out", str(out), env=env_with(tmp_path)
-    )
+        "run", "--config", str(config), "--answer-mode", "probs", "--limit", "3", "--out", str(out),
+        env=env_with(tmp_path),
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
     table = assert_exactly_once(out, 2 * 3)
     # SmolLM2 rarely writes \boxed{; rows without an answer position keep the text and its status.

@@ -140,7 +140,7 @@ def test_identical_greedy_requests_are_sent_once(tmp_path, server):
     assert len(srv.requests) == 4  # 2 items × 2 prompts, not × 5 respondents
     table = Run.open(out).responses()
     assert len(table) == 20 and table.groupby("system")["sample"].nunique().to_dict() == {"cao": 5, "none": 5}
-    scored = cli("simulate", "score", str(out), "--json", env=env_with(tmp_path))
+    scored = cli("simulate", "score", str(out), "--format", "json", env=env_with(tmp_path))
     rows = [r for r in json.loads(scored.stdout)["rows"] if r["culture"] == "USA"]
     assert [r["Diversity %"] for r in rows] == [0, 0]  # Table 1 and 4: no diversity without modifications
 
@@ -172,13 +172,14 @@ def test_judge_and_rephrase_with_a_server(tmp_path, server):
         "simulate",
         "judge",
         str(run),
-        "--judge",
-        f"openai:j@{judge.url}/v1",
+        "--role",
+        f"judge=openai:j@{judge.url}/v1",
         "--rate",
         "0.5",
         "--out",
         str(tmp_path / "judge"),
-        "--json",
+        "--format",
+        "json",
         env=env,
     )
     assert judged.returncode == 0, judged.stderr
@@ -236,11 +237,12 @@ def test_judge_and_rephrase_with_a_server(tmp_path, server):
         str(tmp_path / "variants"),
         "--measure",
         "js",
-        *survey_args,
+        "--survey",  # the rephrased survey's directory; the score below reads the same files one by one
+        str(survey_dir),
         env=env,
     )
     assert over.returncode == 0, over.stderr
-    scored = cli("simulate", "score", str(tmp_path / "variants"), "--json", *survey_args, env=env)
+    scored = cli("simulate", "score", str(tmp_path / "variants"), "--format", "json", *survey_args, env=env)
     (row,) = json.loads(scored.stdout)["rows"]
     assert row["n_test"] == 2 and row["valid %"] == 100
 
@@ -271,15 +273,15 @@ def test_profiles_map_and_ttest_commands(tmp_path, server):
     assert made.returncode == 0, made.stderr
     groups = tmp_path / "groups.json"
     groups.write_text(json.dumps({"USA": {"age:<=29": {"Q1": {"1": 0.5, "2": 0.4}}, "age:50+": {"Q1": {"2": 0.2}}}}))
-    prof = cli("simulate", "profiles", str(run), "--groups", str(groups), "--json", env=env)
+    prof = cli("simulate", "profiles", str(run), "--groups", str(groups), "--format", "json", env=env)
     assert prof.returncode == 0, prof.stderr
     rows = json.loads(prof.stdout)["rows"]
     assert {(r["group"], r["share %"]) for r in rows if r["backbone"] == "a"} == {("age:<=29", 100.0), ("age:50+", 0.0)}
-    mapped = cli("simulate", "map", str(run), "--json", env=env)
+    mapped = cli("simulate", "map", str(run), "--format", "json", env=env)
     assert mapped.returncode == 0, mapped.stderr
     subjects = [r["subject"] for r in json.loads(mapped.stdout)["rows"]]
     assert subjects == ["a · def · USA", "b · def · USA", "human · USA"]
-    tested = cli("simulate", "ttest", str(run), "--group-a", "a", "--group-b", "b", "--json", env=env)
+    tested = cli("simulate", "ttest", str(run), "--group-a", "a", "--group-b", "b", "--format", "json", env=env)
     assert tested.returncode == 0, tested.stderr
     (row,) = json.loads(tested.stdout)["rows"]
     assert row["t"] == 0 and row["n1"] == row["n2"] == 12  # the same answers: no difference
@@ -319,7 +321,7 @@ def test_every_variant_on_the_embedded_model_and_exact_resume(tmp_path):
     gold = {"Q1": [raw["Q1"][c] for c in (1, 2, 3, 4)], "Q2": [raw["Q2"][c] for c in (1, 2, 3, 4)],
             "Q122": [raw["Q122"][c] for c in (0, 1, 2)]}  # fmt: skip
     kl = {r.item: stats.entropy(r.probs, gold[r.item]) for r in table[table["system"] == "probs"].itertuples()}
-    scored = json.loads(cli("simulate", "score", str(whole), "--json", env=env_with(tmp_path / "a")).stdout)
+    scored = json.loads(cli("simulate", "score", str(whole), "--format", "json", env=env_with(tmp_path / "a")).stdout)
     (row,) = [r for r in scored["rows"] if r["system"] == "probs"]
     social = wvs7().item("Q1").dimension
     assert row[social] == pytest.approx((kl["Q1"] + kl["Q2"]) / 2) and row["Migration"] == pytest.approx(kl["Q122"])
@@ -374,8 +376,8 @@ def test_simulation_report_is_escaped_and_renders_in_chromium(tmp_path, server):
             "simulate",
             "judge",
             str(run),
-            "--judge",
-            f"openai:j@{judge.url}/v1",
+            "--role",
+            f"judge=openai:j@{judge.url}/v1",
             "--rate",
             "0.2",
             "--out",
@@ -387,7 +389,8 @@ def test_simulation_report_is_escaped_and_renders_in_chromium(tmp_path, server):
     groups = tmp_path / "groups.csv"
     groups.write_text("country,group,item,code,share\nUSA,gender:male,Q1,1,0.9\nUSA,gender:female,Q1,1,0.8\n")
     out = tmp_path / "report.html"
-    done = cli("report", str(run), str(judged), "-o", str(out), "--groups", str(groups), "--case-item", "Q57", env=env)
+    args = ["report", str(run), str(judged), "--out", str(out), "--groups", str(groups), "--case-item", "Q57"]
+    done = cli(*args, env=env)
     assert done.returncode == 0, done.stderr
     html = out.read_text()
     for heading in [
@@ -405,7 +408,7 @@ def test_simulation_report_is_escaped_and_renders_in_chromium(tmp_path, server):
     assert html.count("<img ") == 5 and "<img src=x" not in html
     errors, widths = render(out, tmp_path / "report.png")
     assert errors == [] and len(widths) == 5 and all(w and w > 300 for w in widths)
-    plain = cli("report", str(run), "-o", str(tmp_path / "plain.html"), env=env)
+    plain = cli("report", str(run), "--out", str(tmp_path / "plain.html"), env=env)
     assert plain.returncode == 0, plain.stderr
     text = (tmp_path / "plain.html").read_text()
     assert "No demographic split" in text and "No judge verdicts" in text

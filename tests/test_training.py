@@ -62,7 +62,7 @@ def test_embedded_weights_become_a_checkpoint(workspace):
     assert json.loads((workspace / "base.json").read_text())["base"] == str(base.resolve())
     assert (base / "chat_template.jinja").is_file()
     assert base_checkpoint("embedded", workspace) == base  # converted once
-    with pytest.raises(CulturescopeError, match="--base takes"):
+    with pytest.raises(CulturescopeError, match="the base model \\(--role base=MODEL\\) is"):
         base_checkpoint(str(workspace / "missing.gguf"), workspace)
 
 

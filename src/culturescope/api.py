@@ -31,17 +31,9 @@ SCORE_COLUMNS = ["method", "system", "backbone", "mode", "round", "culture", "me
 
 
 def _survey(survey: str | Path | Survey | None) -> Survey:
-    from culturescope.survey import Survey, load_survey, wvs7
+    from culturescope.survey import open_survey
 
-    if survey is None or survey == "wvs7":
-        return wvs7()
-    if isinstance(survey, Survey):
-        return survey
-    folder = Path(survey)
-    if not (folder / "items.json").exists() or not (folder / "reference.json").exists():
-        raise CulturescopeError(f"survey {survey!r}: give 'wvs7' or a directory with items.json and reference.json")
-    cultures = folder / "cultures.json"
-    return load_survey(folder / "items.json", folder / "reference.json", cultures if cultures.exists() else None)
+    return open_survey(survey)
 
 
 def _backbone(value: str | BackboneSpec | Backend) -> tuple[BackboneSpec, Backend | None]:
@@ -128,6 +120,7 @@ def run(
     *,
     cultures: Sequence[str] | None = None,
     limit: int | None = None,
+    items: Sequence[str] | None = None,
     answer_modes: Sequence[str] = ("probs",),
     samples: int = 1,
     rounds: int = 0,
@@ -139,7 +132,8 @@ def run(
     """Agents of each culture answer the survey (Beyond Alignment's prompt; ``rounds`` > 0: social
     exposure), on any backbone: a spec string (``"embedded"``, ``"openai:gpt-4o-mini"``,
     ``"scripted:culture"``), a :class:`BackboneSpec` or a :class:`Backend` object. The run is stored
-    in ``out`` (default ``runs/<backbone>-<digest>``) and resumes there; ``limit``: the first N items."""
+    in ``out`` (default ``runs/<backbone>-<digest>``) and resumes there; ``items``: the item ids to ask
+    (default: all), ``limit``: the first N of them."""
     from rich.console import Console
 
     from culturescope.engine.cache import RequestCache
@@ -154,6 +148,7 @@ def run(
         modes=list(answer_modes),
         samples=samples,
         limit=limit,
+        item_ids=[survey.item(i).id for i in items] if items is not None else None,
         rounds=rounds,
     )
     made = {spec.name: backend for spec, backend in chosen if backend is not None}

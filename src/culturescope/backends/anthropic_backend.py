@@ -76,4 +76,4 @@ class Anthropic:
         return Completion(text, msg.usage.input_tokens, msg.usage.output_tokens)
 
     async def option_probs(self, messages: Messages, prefix: str, n_options: int):
-        raise BackendError(f"{self.id} gives no token probabilities; use --mode sample")
+        raise BackendError(f"{self.id} gives no token probabilities; use --answer-mode sample")

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from culturescope.errors import CulturescopeError
-from culturescope.survey import Survey, load_survey, wvs7
+from culturescope.survey import Survey, load_survey, open_survey
 
 # Heavy libraries (pandas, numpy, the analyses) are imported inside the functions that use them, so
 # that building the command tree (``culturescope --help``) stays fast; see docs/design.md.
@@ -26,6 +26,22 @@ if TYPE_CHECKING:
     from culturescope.methods.beyond_alignment.score import SystemScore
 
 out = Console(width=None if sys.stdout.isatty() else 120)  # piped output: wide enough for every column
+
+
+def deprecated(old: str, new: str) -> None:
+    """One stderr line: the old spelling still works for this release; ``new`` is the one to use."""
+    typer.echo(f"{old} is deprecated; use {new}", err=True)
+
+
+def renamed(new_value, old_value, old: str, new: str, shown: str | None = None):
+    """The value of an option given under its new name, or (one deprecation line) under its old one.
+    ``shown``: the new spelling as the deprecation line names it (default ``new``)."""
+    if old_value is None or old_value is False or old_value == []:
+        return new_value
+    deprecated(old, shown or new)
+    if new_value not in (None, False, []) and new_value != old_value:
+        raise CulturescopeError(f"{old} is the old spelling of {new}; give only {new}")
+    return old_value
 
 
 class Mode(str, Enum):
@@ -42,7 +58,10 @@ class Format(str, Enum):
 ItemsOpt = Annotated[
     Optional[Path],
     typer.Option(
-        "--items", help="Your own survey items (JSON or CSV); default: the shipped WVS-7.", rich_help_panel="Survey"
+        "--items",
+        help="Your own survey items (JSON or CSV), with --reference [and --cultures-file]; the file-by-file "
+        "form of --survey.",
+        rich_help_panel="Survey",
     ),
 ]
 ReferenceOpt = Annotated[
@@ -55,13 +74,107 @@ CulturesFileOpt = Annotated[
         "--cultures-file", help="Culture table for --items (default: the WVS-7 countries).", rich_help_panel="Survey"
     ),
 ]
-ModeOpt = Annotated[
-    Mode,
+SurveyOpt = Annotated[
+    Optional[str],
     typer.Option(
-        help="faithful: read the human data and the models' \\boxed{n} replies as the paper's reference code "
-        "does; strict: fix its quirks (0-based codes, ties, out-of-range answers) and read replies tolerantly "
-        "(\\boxed{4.}, \\boxed{$3$}). See docs/data.md."
+        "--survey",
+        metavar="NAME|DIR",
+        help="The survey: wvs7 (default: the shipped World Values Survey wave 7) or a directory holding "
+        "items.json and reference.json [and cultures.json], as `simulate rephrase` writes one.",
+        rich_help_panel="Survey",
     ),
+]
+HumanDataOpt = Annotated[
+    Optional[Mode],
+    typer.Option(
+        "--human-data",
+        help="How the human data and the models' \\boxed{n} replies are read. faithful (default): as the paper's "
+        "reference code does; strict: fix its quirks (0-based codes, ties, out-of-range answers) and read "
+        "replies tolerantly (\\boxed{4.}, \\boxed{$3$}). See docs/data.md.",
+    ),
+]
+ModeOpt = Annotated[Optional[Mode], typer.Option("--mode", hidden=True, help="Deprecated: use --human-data.")]
+
+
+def human_data(value: Mode | None, old: Mode | None) -> str:
+    """faithful or strict, from --human-data or the deprecated --mode."""
+    chosen = renamed(value, old, "--mode", "--human-data", f"--human-data {old.value if old else ''}")
+    return (chosen or Mode.faithful).value
+
+
+AnswerModeOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--answer-mode",
+        metavar="MODES",
+        help="Answer modes, comma-separated: sample (text, parsed \\boxed{n}) and/or probs (option "
+        "distribution, answer = argmax) (default: sample).",
+    ),
+]
+AnswerModeOldOpt = Annotated[Optional[str], typer.Option("--mode", hidden=True, help="Deprecated: use --answer-mode.")]
+
+
+def answer_modes(value: str | None, old: str | None) -> list[str] | None:
+    """The answer modes of --answer-mode (or the deprecated --mode); None: not given."""
+    chosen = renamed(value, old, "--mode", "--answer-mode", f"--answer-mode {old}")
+    return split_names(chosen) if chosen is not None else None
+
+
+FormatOpt = Annotated[Format, typer.Option("--format", help="How results are printed: table, json or csv.")]
+JsonOpt = Annotated[bool, typer.Option("--json", hidden=True, help="Deprecated: use --format json.")]
+
+
+def output_format(fmt: Format, json_: bool) -> Format:
+    """--format, or json from the deprecated --json."""
+    if json_:
+        deprecated("--json", "--format json")
+        return Format.json
+    return fmt
+
+
+BackboneOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--backbone",
+        "-b",
+        help="Repeatable: each backbone runs in turn. A spec as for `culturescope run` (default: embedded).",
+    ),
+]
+def parse_roles(values: list[str] | None, known: list[str], command: str) -> dict[str, str]:
+    """--role NAME=SPEC values, by role (spelled as ``known`` spells it, any case); one clear error for an
+    unknown role, a missing SPEC or a role given twice."""
+    by_lower = {k.lower(): k for k in known}
+    found: dict[str, str] = {}
+    for value in values or []:
+        name, sep, spec = (part.strip() for part in value.partition("="))
+        role = by_lower.get(name.lower())
+        if role is None:
+            raise CulturescopeError(f"unknown role {name!r} for {command}; its roles: {', '.join(known)}")
+        if not sep or not spec:
+            raise CulturescopeError(f"--role takes NAME=SPEC, e.g. {known[0]}=openai:gpt-4o-mini; got {value!r}")
+        if role in found:
+            raise CulturescopeError(f"role {role} is given twice")
+        found[role] = spec
+    return found
+
+
+LimitOpt = Annotated[
+    Optional[int],
+    typer.Option(
+        "--limit",
+        help="Only the first N items (of the survey, or of --only / --per-dimension).",
+        rich_help_panel="Items",
+    ),
+]
+OnlyOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--only", metavar="IDS", help="Comma-separated item ids to ask (default: all).", rich_help_panel="Items"
+    ),
+]
+PerDimensionOpt = Annotated[
+    Optional[int],
+    typer.Option("--per-dimension", help="Only the first N items of each value dimension.", rich_help_panel="Items"),
 ]
 
 
@@ -76,67 +189,54 @@ def resumable(what: str, out_dir: Path, start: Callable[[], Run]) -> Run:
         raise typer.Exit(130) from None
 
 
-def load_survey_options(items: Path | None, reference: Path | None, cultures_file: Path | None) -> Survey:
+def load_survey_options(
+    items: Path | None, reference: Path | None, cultures_file: Path | None, survey: str | None = None
+) -> Survey:
+    """The survey of --survey NAME|DIR or of --items/--reference [--cultures-file]; default: WVS-7."""
+    if survey is not None:
+        if items or reference or cultures_file:
+            raise CulturescopeError("--survey and --items/--reference/--cultures-file exclude each other; give one")
+        return open_survey(survey)
     if items is None and reference is None:
-        return wvs7()
+        if cultures_file is not None:
+            raise CulturescopeError("--cultures-file goes with --items and --reference")
+        return open_survey()
     if items is None or reference is None:
         raise CulturescopeError("--items and --reference go together")
     return load_survey(items, reference, cultures_file)
 
 
-def _fmt(x: float | None) -> str:
-    return "—" if x is None else f"{x:.2f}"
-
-
 def print_scores(scores: list[SystemScore], human: SystemScore, fmt: Format, mode: str) -> None:
-    from rich.table import Table
-
+    """The scores of ``evaluate`` and ``run``, the human reference last. JSON keeps ``systems`` and
+    ``human_reference`` (the rows split as before) beside the common title, rows and notes."""
     rows = [s.as_row() for s in scores] + [human.as_row()]
-    if fmt is Format.json:
-        print(
-            json.dumps(
-                {"mode": mode, "cultures": list(human.answered), "systems": rows[:-1], "human_reference": rows[-1]},
-                indent=2,
-            )
-        )
-        return
-    if fmt is Format.csv:
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-        print(buf.getvalue(), end="")
-        return
     systems = ", ".join(sorted({s.system for s in scores})) or "none"
-    table = Table(title=f"Alignment and diversity (×100; systems: {systems}; data read: {mode})")
-    for col in ("backbone", "answers", "samples", "Alignment", "Diversity_P", "Diversity_S"):
-        table.add_column(col, justify="left" if col in ("backbone", "answers") else "right")
-    for s, row in zip(scores + [human], rows):
-        table.add_row(
-            escape(s.label),
-            s.mode,
-            str(s.samples),
-            _fmt(row["alignment"]),
-            _fmt(row["diversity_p"]),
-            _fmt(row["diversity_s"]),
-            style="bold" if s is human else None,
-        )
-    out.print(table)
-    counts = Table(title="answers scored / responses, per culture")
-    counts.add_column("backbone")
-    counts.add_column("answers")
-    for c in human.answered:
-        counts.add_column(c, justify="right")
-    for s in scores + [human]:
-        counts.add_row(escape(s.label), s.mode, *(f"{s.answered[c]}/{s.responses[c]}" for c in s.answered))
-    out.print(counts)
+    title = f"Alignment and diversity (×100; systems: {systems}; human data: {mode})"
+    extra = {"mode": mode, "cultures": list(human.answered), "systems": rows[:-1], "human_reference": rows[-1]}
+    shown = [
+        {
+            "backbone": s.label,
+            "answers": s.mode,
+            "samples": s.samples,
+            "Alignment": row["alignment"],
+            "Diversity_P": row["diversity_p"],
+            "Diversity_S": row["diversity_s"],
+        }
+        for s, row in zip(scores + [human], rows)
+    ]
+    emit(rows, title, fmt, shown=shown, extra=extra)
+    if fmt is Format.table:
+        counts = [
+            {"backbone": s.label, "answers": s.mode, **{c: f"{s.answered[c]}/{s.responses[c]}" for c in s.answered}}
+            for s in scores + [human]
+        ]
+        emit(counts, "answers scored / responses, per culture", fmt)
 
 
 def print_published(scores: list[SystemScore], cultures: list[str], mode: str) -> None:
     """The paper's 18 published single-backbone systems, marked as such, and where each scored system
     lands among them; only when the scores are comparable (the paper's five cultures, faithful)."""
     import numpy as np
-    from rich.table import Table
 
     from culturescope.methods.beyond_alignment.published import applies, landing, published_systems
 
@@ -144,12 +244,16 @@ def print_published(scores: list[SystemScore], cultures: list[str], mode: str) -
         return
     table = published_systems()
     paper = {row.backbone: row for row in table.itertuples()}
-    shown = Table(title="Published: Beyond Alignment, Table 1 (×100; BRA, CHN, MEX, NGA, NZL) — reference points")
-    for col in ("published backbone", "Alignment", "Diversity_P", "Diversity_S"):
-        shown.add_column(col, justify="left" if col.startswith("published") else "right")
-    for row in table.itertuples():
-        shown.add_row(escape(row.backbone), f"{row.alignment:.2f}", f"{row.diversity_p:.2f}", f"{row.diversity_s:.2f}")
-    out.print(shown)
+    rows = [
+        {
+            "published backbone": row.backbone,
+            "Alignment": row.alignment,
+            "Diversity_P": row.diversity_p,
+            "Diversity_S": row.diversity_s,
+        }
+        for row in table.itertuples()
+    ]
+    lines = []
     for s in scores:
         a, p, q = (float("nan") if np.isnan(x) else 100 * x for x in (s.alignment, s.diversity_p, s.diversity_s))
         if np.isnan(p):
@@ -159,14 +263,24 @@ def print_published(scores: list[SystemScore], cultures: list[str], mode: str) -
             ref = paper[s.label]
             diffs = (a - ref.alignment, p - ref.diversity_p, q - ref.diversity_s)
             line += "; ours − published: " + " / ".join(f"{x:+.2f}" for x in diffs)
-        out.print(escape(line), highlight=False)
+        lines.append(line)
+    emit(
+        rows,
+        "Published: Beyond Alignment, Table 1 (×100; BRA, CHN, MEX, NGA, NZL) — reference points",
+        Format.table,
+        lines,
+    )
 
 
 RunsArg = Annotated[list[Path], typer.Argument(help="One or more run directories.")]
 CulturesOpt = Annotated[
-    Optional[str], typer.Option(help="Comma-separated culture codes (default: the cultures every system answered).")
+    Optional[str],
+    typer.Option(help="Comma-separated culture codes (default: the culture set shared by the most systems of RUNS)."),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+PaperCulturesOpt = Annotated[
+    Optional[str],
+    typer.Option(help="Comma-separated culture codes (default: the paper's five, BRA,CHN,MEX,NGA,NZL)."),
+]
 
 
 BackbonesOpt = Annotated[
@@ -201,14 +315,14 @@ def load_runs(runs: list[Path], backbones: str | None = None) -> tuple[list[Run]
 
 
 AnsweredCulturesOpt = Annotated[
-    Optional[str], typer.Option(help="Comma-separated culture codes (default: every culture answered).")
+    Optional[str], typer.Option(help="Comma-separated culture codes (default: every culture RUNS answered).")
 ]
 
 
-def load_answers(runs: list[Path], cultures: str | None, items, reference, cultures_file):
+def load_answers(runs: list[Path], cultures: str | None, items, reference, cultures_file, survey_name=None):
     """The survey, the runs' answers (judge verdicts left out) and the chosen cultures, by default
     every culture answered: what the distribution-scored commands (simulate, palette) start from."""
-    survey = load_survey_options(items, reference, cultures_file)
+    survey = load_survey_options(items, reference, cultures_file, survey_name)
     _, responses = load_runs(runs)
     responses = responses[responses["mode"] != "judge"]
     return survey, responses, survey.resolve_cultures(cultures, sorted(responses["culture"].dropna().unique()))
@@ -253,26 +367,91 @@ def split_names(text: str) -> list[str]:
     return [n.strip() for n in text.split(",") if n.strip()]
 
 
-def emit(rows: list[dict], title: str, as_json: bool, notes: list[str] = ()) -> None:
-    if as_json:  # undefined values (NaN) become null: JSON has no NaN
-        clean = [{k: None if isinstance(v, float) and v != v else v for k, v in row.items()} for row in rows]
-        print(json.dumps({"title": title, "rows": clean, "notes": list(notes)}, indent=2))
+def _plain(value):
+    """A value as JSON has it: NaN becomes null, nested lists and dicts likewise."""
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _cell(value) -> str:
+    """A CSV cell: empty for a missing value, JSON for a nested one."""
+    value = _plain(value)
+    if value is None:
+        return ""
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value)
+
+
+def emit(
+    rows: list[dict],
+    title: str,
+    fmt: Format | bool,
+    notes: list[str] = (),
+    *,
+    shown: list[dict] | None = None,
+    extra: dict | None = None,
+) -> None:
+    """The one way a command prints results (``--format``). table: a rich table of ``shown`` (the rows as
+    people read them; default ``rows``), numbers to two decimals and a missing value as —, the notes under
+    it; json: one document ``{"title", "rows", "notes", **extra}`` with NaN as null; csv: a header (every
+    column any row has) and one line per row, nested values as JSON, and the notes on stderr so that
+    stdout holds the table alone. A bool ``fmt`` (this function's former ``as_json``) means json or table."""
+    if isinstance(fmt, bool):
+        fmt = Format.json if fmt else Format.table
+    if fmt is Format.json:
+        document = {"title": title, "rows": rows, "notes": list(notes), **(extra or {})}
+        print(json.dumps(_plain(document), indent=2))
+        return
+    if fmt is Format.csv:
+        columns = list(dict.fromkeys(k for row in rows for k in row))
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        if columns:
+            writer.writerow(columns)
+        writer.writerows([_cell(row.get(k)) for k in columns] for row in rows)
+        print(buf.getvalue(), end="")
+        for note in notes:
+            typer.echo(f"note: {note}", err=True)
         return
     from rich.table import Table
 
-    if not rows:
-        out.print(f"{title}: nothing to show", highlight=False)
-        return
-    table = Table(title=title)
-    for col in rows[0]:
-        table.add_column(col, justify="right" if isinstance(rows[0][col], (int, float)) else "left")
-    for row in rows:
-        table.add_row(
-            *("—" if v is None else f"{v:.2f}" if isinstance(v, float) else escape(str(v)) for v in row.values())
-        )
-    out.print(table)
+    shown = rows if shown is None else shown
+    if not shown:
+        out.print(escape(f"{title}: nothing to show"), highlight=False)
+    else:
+        table = Table(title=escape(title))
+        columns = list(dict.fromkeys(k for row in shown for k in row))
+        first = {k: next((row[k] for row in shown if row.get(k) is not None), None) for k in columns}
+        for col in columns:
+            numeric = isinstance(first[col], (int, float)) and not isinstance(first[col], bool)
+            table.add_column(escape(str(col)), justify="right" if numeric else "left")
+        for row in shown:
+            table.add_row(*(_shown(row.get(k)) for k in columns))
+        out.print(table)
     for note in notes:
         out.print(escape(note), highlight=False)
+
+
+def emit_tables(tables: list[tuple[str, list[dict], list[str]]], title: str, fmt: Format) -> None:
+    """Several (title, rows, notes) tables of one command: as tables, one after another; as JSON or CSV,
+    one document, so that it parses: a single table as ``emit`` prints it, several as one whose rows
+    start with ``table`` (the title of theirs) and whose notes are prefixed with it."""
+    if fmt is Format.table or len(tables) == 1:
+        for name, rows, notes in tables:
+            emit(rows, name, fmt, notes)
+        return
+    rows = [{"table": name, **row} for name, part, _ in tables for row in part]
+    emit(rows, title, fmt, [f"{name}: {note}" for name, _, notes in tables for note in notes])
+
+
+def _shown(value) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "—"
+    return f"{value:.2f}" if isinstance(value, float) else escape(str(value))
 
 
 PerItemOpt = Annotated[
@@ -303,7 +482,7 @@ def culture_distances(runs: list[Path], system: str, cultures: str | None, mode:
 
 
 def print_dynamics(
-    responses: pd.DataFrame, survey: Survey, cultures: str | None, mode: str, json_: bool, strict: bool = False
+    responses: pd.DataFrame, survey: Survey, cultures: str | None, mode: str, fmt: Format, strict: bool = False
 ) -> None:
     import numpy as np
 
@@ -341,24 +520,34 @@ def print_dynamics(
             f"Fig. 4: mean round-1 ΔD_P over the {len(full)} systems with rounds 0–{last} = {100 * change:+.2f} "
             f"({', '.join(full)})"
         )
-    emit(rows, f"Social exposure dynamics (×100), cultures {','.join(chosen)}", json_, notes)
+    emit(rows, f"Social exposure dynamics (×100), cultures {','.join(chosen)}", fmt, notes)
 
 
-def item_selection(survey: Survey, items_arg: str | None, per_dimension: int | None) -> list[str] | None:
-    """The item ids of --only (checked) or the first N of each dimension (--per-dimension); None: all."""
-    if items_arg and per_dimension:
+def item_selection(
+    survey: Survey, only: str | list[str] | None, per_dimension: int | None, limit: int | None = None
+) -> list[str] | None:
+    """The item ids of --only (checked) or the first N of each dimension (--per-dimension), then the first
+    ``limit`` of them (--limit; of the whole survey without the other two). None: every item."""
+    if only and per_dimension:
         raise CulturescopeError("--only and --per-dimension exclude each other")
-    if items_arg:
-        chosen = split_names(items_arg)
+    for name, n in (("--per-dimension", per_dimension), ("--limit", limit)):
+        if n is not None and n < 1:
+            raise CulturescopeError(f"{name} must be at least 1, not {n}")
+    if only:
+        chosen = split_names(only) if isinstance(only, str) else [str(i).strip() for i in only]
         for i in chosen:
             survey.item_index(i)
-        return chosen
-    if per_dimension:
+        if len(set(chosen)) != len(chosen):
+            raise CulturescopeError(f"an item is listed twice in --only {','.join(chosen)}")
+    elif per_dimension:
         taken: dict[str | None, int] = {}
         chosen = []
         for it in survey.items:
             if taken.get(it.dimension, 0) < per_dimension:
                 taken[it.dimension] = taken.get(it.dimension, 0) + 1
                 chosen.append(it.id)
-        return chosen
-    return None
+    elif limit:
+        chosen = [it.id for it in survey.items]
+    else:
+        return None
+    return chosen[:limit] if limit else chosen

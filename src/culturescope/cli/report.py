@@ -10,17 +10,20 @@ from culturescope.cli.options import (
     BackbonesOpt,
     CulturesFileOpt,
     CulturesOpt,
+    HumanDataOpt,
     ItemsOpt,
-    Mode,
     ModeOpt,
     PerItemOpt,
     ReferenceOpt,
     RunsArg,
     StrictCompleteOpt,
+    SurveyOpt,
+    human_data,
     load_runs,
     load_survey_options,
     note_left_out,
     out,
+    renamed,
     run_cultures,
     split_names,
 )
@@ -31,12 +34,14 @@ commands = typer.Typer()
 @commands.command(rich_help_panel="Analyses")
 def report(
     runs: RunsArg,
-    output: Annotated[Path, typer.Option("-o", "--output", help="The HTML file to write.")] = Path("report.html"),
+    out_file: Annotated[
+        Optional[Path], typer.Option("--out", help="The HTML file to write (default: report.html).")
+    ] = None,
     per_item: PerItemOpt = None,
     cultures: CulturesOpt = None,
     backbones: BackbonesOpt = None,
     strict_complete: StrictCompleteOpt = False,
-    mode: ModeOpt = Mode.faithful,
+    human: HumanDataOpt = None,
     replicates: Annotated[int, typer.Option(help="Bootstrap replicates for the intervals.")] = 1000,
     groups: Annotated[
         Optional[Path],
@@ -45,9 +50,14 @@ def report(
     case_item: Annotated[
         Optional[str], typer.Option(help="Simulation: the item shown in the case view (default: the first).")
     ] = None,
+    survey_name: SurveyOpt = None,
     items: ItemsOpt = None,
     reference: ReferenceOpt = None,
     cultures_file: CulturesFileOpt = None,
+    output: Annotated[
+        Optional[Path], typer.Option("-o", "--output", hidden=True, help="Deprecated: use --out.")
+    ] = None,
+    mode: ModeOpt = None,
 ) -> None:
     """One self-contained HTML file: scores with intervals, the paper's figures, parse failures, manifests.
     Simulation runs (and judge runs) add Table 1, the variation map, a case view and the judge's findings;
@@ -56,12 +66,14 @@ def report(
     from culturescope.report import ReportOptions
     from culturescope.report.page import write_report
 
-    survey = load_survey_options(items, reference, cultures_file)
+    output = renamed(out_file, output, "-o/--output", "--out") or Path("report.html")
+    reading = human_data(human, mode)
+    survey = load_survey_options(items, reference, cultures_file, survey_name)
     opened, responses = load_runs(runs, backbones)
     if case_item:
         survey.item_index(case_item)
     options = ReportOptions(
-        mode.value,
+        reading,
         replicates,
         split_names(per_item) if per_item else None,
         load_group_reference(groups) if groups else None,

@@ -5,7 +5,9 @@ A YAML experiment file holds the same fields as the ``culturescope run`` options
     cultures: [BRA, CHN, MEX, NGA, NZL]
     modes: [sample, probs]
     samples: 1
-    limit: null            # first N items only
+    limit: null            # first N items only (of the survey, or of only / per_dimension)
+    only: null             # item ids to ask, e.g. [Q1, Q57] (default: all)
+    per_dimension: null    # or: the first N items of each value dimension
     rounds: 0              # social exposure rounds after round 0 (paper: 5)
     show: raw              # what exposure shows of the others' answers: raw (reply text) or answer
     preset: paper          # optional: the paper's reference decoding per backbone (backends/presets.py)
@@ -48,6 +50,7 @@ class Experiment:
     modes: list[str] = field(default_factory=lambda: ["sample"])
     samples: int = 1
     limit: int | None = None
+    item_ids: list[str] | None = None  # the items to ask (--only, --per-dimension); None: the survey's, in order
     rounds: int = 0
     show: str = "raw"
     preset: str | None = None  # the decoding preset the backbones were set with (presets.apply_preset)
@@ -65,6 +68,8 @@ class Experiment:
             raise CulturescopeError("samples must be at least 1")
         if self.limit is not None and self.limit < 1:
             raise CulturescopeError("limit must be at least 1")
+        if self.item_ids is not None and not self.item_ids:
+            raise CulturescopeError("no item selected")
         if self.rounds < 0:
             raise CulturescopeError("rounds must be 0 or more")
         if self.show not in ("raw", "answer"):
@@ -88,6 +93,8 @@ class Experiment:
             "prompts": prompts(__package__, "beyond_alignment"),
             "backbones": [b.as_dict() | {"decoding": b.decoding().as_dict()} for b in self.backbones],
         }
+        if self.item_ids is not None:  # only then: a run chosen by --limit alone keeps its digest and resumes
+            described["items"] = self.item_ids
         if self.preset:
             described["preset"] = self.preset
         if self.rounds:
@@ -102,7 +109,9 @@ class Experiment:
         return Path("runs") / f"{self.backbones[0].name.replace('/', '_')}-{digest(self.describe(survey))}"
 
     def items(self, survey: Survey) -> list:
-        return list(survey.items[: self.limit] if self.limit else survey.items)
+        """The items asked: ``item_ids`` (default: the survey's), then the first ``limit`` of them."""
+        chosen = survey.select(self.item_ids)
+        return list(chosen[: self.limit] if self.limit else chosen)
 
     def requests(self, survey: Survey) -> list[Request]:
         """Round 0: every agent answers every item on its own."""
@@ -126,7 +135,8 @@ def load_experiment(path: Path) -> dict[str, Any]:
         raise CulturescopeError(f"{path}: invalid YAML ({exc})".replace("\n", " ")) from None
     if not isinstance(data, dict):
         raise CulturescopeError(f"{path}: expected a mapping with 'backbones'")
-    unknown = sorted(set(data) - {"backbones", "cultures", "modes", "samples", "limit", "rounds", "show", "preset"})
+    known = {"backbones", "cultures", "modes", "samples", "limit", "only", "per_dimension", "rounds", "show", "preset"}
+    unknown = sorted(set(data) - known)
     if unknown:
         raise CulturescopeError(f"{path}: unknown key(s) {', '.join(unknown)}")
     backbones = data.get("backbones") or []

@@ -13,14 +13,24 @@ from culturescope.backends import BackboneSpec
 from culturescope.cli.options import (
     AnsweredCulturesOpt,
     CulturesFileOpt,
+    Format,
+    FormatOpt,
     ItemsOpt,
     JsonOpt,
+    LimitOpt,
+    OnlyOpt,
+    PerDimensionOpt,
     ReferenceOpt,
     RunsArg,
+    SurveyOpt,
+    deprecated,
     emit,
     item_selection,
     load_answers,
     load_survey_options,
+    output_format,
+    parse_roles,
+    renamed,
     resumable,
     split_names,
 )
@@ -43,16 +53,26 @@ commands.add_typer(palette_app, name="palette", rich_help_panel="Cultural Palett
 PAPER_COUNTRIES = "USA,CAN,BOL,BRA,GBR,NLD,DEU,UKR,CHN,RUS,IND,THA,KEN,NGA,ETH,ZWE,AUS,NZL,MEX"
 
 
-def _continent_specs(values: list[str] | None) -> dict[str, str]:
-    out = {}
-    for value in values or []:
-        continent, sep, spec = value.partition("=")
-        if not sep or continent not in CONTINENTS:
+#: The model roles of `palette run --role NAME=SPEC`.
+ROLES = ["meta", "continent", *CONTINENTS, JOINT]
+
+
+def _role_specs(roles: list[str] | None, meta: str | None, continent_backbone: list[str] | None) -> dict[str, str]:
+    """The backbone of each role: ``meta``, ``joint`` and one per continent (``continent=SPEC`` gives all
+    five, ``Africa=SPEC`` one, over it); the deprecated --meta and --continent-backbone map onto them."""
+    for value in continent_backbone or []:
+        if value.partition("=")[0].strip() not in CONTINENTS:
             raise CulturescopeError(
                 f"--continent-backbone takes CONTINENT=BACKBONE with CONTINENT one of {', '.join(CONTINENTS)}"
             )
-        out[continent] = spec
-    return out
+    if continent_backbone:
+        deprecated("--continent-backbone", "--role CONTINENT=SPEC")
+    given = parse_roles((roles or []) + (continent_backbone or []), ROLES, "palette run")
+    specs = {"meta": renamed(given.get("meta"), meta, "--meta", "--role meta=SPEC", f"--role meta={meta}")}
+    specs[JOINT] = given.get(JOINT)
+    for c in CONTINENTS:
+        specs[c] = given.get(c) or given.get("continent")
+    return specs
 
 
 def _trained_specs(workspace: Path, methods: list[str] | None) -> dict[str, str]:
@@ -81,19 +101,22 @@ def _with_max_tokens(spec: BackboneSpec, max_tokens: int | None) -> BackboneSpec
 @palette_app.command("run")
 def run(
     backbone: Annotated[
-        Optional[str],
-        typer.Option(
-            "--backbone", "-b", help="The continent agents' and baselines' backbone, as for `run` (default: embedded)."
-        ),
-    ] = None,
-    meta: Annotated[
-        Optional[str],
-        typer.Option(help="The meta agent's backbone (default: the same, or with --trained its MoErges model)."),
-    ] = None,
-    continent_backbone: Annotated[
         Optional[list[str]],
         typer.Option(
-            help="Repeatable CONTINENT=BACKBONE: a continent agent of its own (e.g. Asia=openai:qwen@http://...)."
+            "--backbone",
+            "-b",
+            help="Repeatable: the continent agents' and baselines' backbone, as for `run` (default: embedded, or "
+            "the --trained base model). Several run one after another, each into its own run directory.",
+        ),
+    ] = None,
+    role: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--role",
+            metavar="NAME=SPEC",
+            help="Repeatable. meta=SPEC: the meta agent (default: the -b backbone, or the --trained MoErges model); "
+            "continent=SPEC: all five continent agents; Africa=, America=, Asia=, Europe=, Oceania=SPEC: one "
+            "continent agent (over continent=); joint=SPEC: the Joint baseline's model (default: --trained's).",
         ),
     ] = None,
     trained: Annotated[
@@ -107,8 +130,9 @@ def run(
         Optional[int], typer.Option(help="New tokens per generation, for every backbone (default: each one's own).")
     ] = None,
     cultures: Annotated[
-        str, typer.Option(help="Comma-separated countries (default: the paper's 18 and MEX).")
-    ] = PAPER_COUNTRIES,
+        Optional[str],
+        typer.Option(help="Comma-separated culture codes (default: the paper's 18 countries and MEX)."),
+    ] = None,
     method: Annotated[
         Optional[str],
         typer.Option(
@@ -122,63 +146,88 @@ def run(
             "S_align shows mean ± sd. 1: one greedy run."
         ),
     ] = 1,
-    only: Annotated[Optional[str], typer.Option(help="Comma-separated item ids to ask (default: all).")] = None,
-    per_dimension: Annotated[
-        Optional[int], typer.Option(help="Ask only the first N items of each value dimension.")
-    ] = None,
+    limit: LimitOpt = None,
+    only: OnlyOpt = None,
+    per_dimension: PerDimensionOpt = None,
     out_dir: Annotated[
         Optional[Path],
-        typer.Option("--out", help="Run directory (default: runs/palette-<backbone>-<hash>); rerun to resume."),
+        typer.Option(
+            "--out",
+            help="Run directory (default: runs/palette-<backbone>-<hash>; with several -b, OUT/<backbone>); "
+            "rerun to resume.",
+        ),
     ] = None,
     cache: Annotated[Optional[Path], typer.Option(help="Request cache (SQLite).")] = None,
+    format: FormatOpt = Format.table,
+    survey_name: SurveyOpt = None,
     items: ItemsOpt = None,
     reference: ReferenceOpt = None,
     cultures_file: CulturesFileOpt = None,
+    meta: Annotated[Optional[str], typer.Option(hidden=True, help="Deprecated: use --role meta=SPEC.")] = None,
+    continent_backbone: Annotated[
+        Optional[list[str]], typer.Option(hidden=True, help="Deprecated: use --role CONTINENT=SPEC.")
+    ] = None,
 ) -> None:
     """Every method answers every item for every country (P_gen where the backend gives option
     probabilities); then the S_align table (Table 1). The palette's methods are shown with their meta
-    agent: without --trained or --meta it is the base model, and 'palette' equals 'palette-no-cm'.
+    agent: without --trained or --role meta it is the base model, and 'palette' equals 'palette-no-cm'.
 
     Examples:
 
       culturescope palette run --cultures USA,DEU,CHN,NGA,AUS --per-dimension 1
 
       culturescope palette run -b openai:qwen2.5-7b@http://127.0.0.1:8000/v1 --method palette,vanilla
+
+      culturescope palette run --role meta=transformers:models/ties --role Asia=openai:asia@http://...
     """
     from culturescope.engine.cache import RequestCache
     from culturescope.methods.cultural_palette.run import Palette, execute_palette
 
-    survey = load_survey_options(items, reference, cultures_file)
+    survey = load_survey_options(items, reference, cultures_file, survey_name)
     methods = split_names(method) if method is not None else None
-    specs = {"agents": backbone, "meta": meta, **_continent_specs(continent_backbone)}
+    specs = _role_specs(role, meta, continent_backbone)
     if trained:
         specs = _trained_specs(trained, methods) | {k: v for k, v in specs.items() if v}
-    specs["agents"] = specs["agents"] or "embedded"
-    parsed = {k: _with_max_tokens(BackboneSpec.parse(v), max_tokens) for k, v in specs.items() if v}
-    palette = Palette(
-        agents=parsed.pop("agents"),
-        cultures=survey.resolve_cultures(cultures, []),
-        methods=methods,
-        items=item_selection(survey, only, per_dimension),
-        meta=parsed.pop("meta", None),
-        joint=parsed.pop(JOINT, None),
-        continent_backbones=parsed,
-        repeats=repeats,
-    )
-    out_dir = out_dir or palette.default_dir(survey)
+    agents = backbone or [specs.get("agents") or "embedded"]
+    chosen = survey.resolve_cultures(cultures, split_names(PAPER_COUNTRIES))
+    asked = item_selection(survey, only, per_dimension, limit)
     err = Console(stderr=True, soft_wrap=True)
-    err.print(escape(f"run directory: {out_dir}"), highlight=False)
-    result = resumable("answer", out_dir, lambda: execute_palette(palette, survey, out_dir, RequestCache(cache), err))
-    _print_table(result.responses(), survey, palette.cultures, "divergence", False)
+    made = []
+    for spec in agents:
+        parsed = {
+            k: _with_max_tokens(BackboneSpec.parse(v), max_tokens) for k, v in (specs | {"agents": spec}).items() if v
+        }
+        palette = Palette(
+            agents=parsed.pop("agents"),
+            cultures=chosen,
+            methods=methods,
+            items=asked,
+            meta=parsed.pop("meta", None),
+            joint=parsed.pop(JOINT, None),
+            continent_backbones=parsed,
+            repeats=repeats,
+        )
+        if out_dir is None:
+            target = palette.default_dir(survey)
+        else:
+            target = out_dir / palette.agents.name.replace("/", "_") if len(agents) > 1 else out_dir
+        err.print(escape(f"run directory: {target}"), highlight=False)
+        made.append(
+            resumable("answer", target, lambda: execute_palette(palette, survey, target, RequestCache(cache), err))
+        )
+    import pandas as pd
+
+    responses = pd.concat([r.responses() for r in made], ignore_index=True)
+    _print_table(responses, survey, chosen, "divergence", format)
 
 
-def _print_table(responses, survey, cultures, js_as, as_json) -> None:
+def _print_table(responses, survey, cultures, js_as, fmt: Format) -> None:
     from culturescope.methods.cultural_palette.score import alignment_table, s_align_title, shown
 
     rows = alignment_table(responses, survey, cultures, js_as)
     if not rows:
         raise CulturescopeError("no palette answers with human data for these countries")
-    emit(rows if as_json else shown(rows), s_align_title(js_as), as_json)
+    emit(rows, s_align_title(js_as), fmt, shown=shown(rows))
 
 
 JsAs = Enum("JsAs", {name: name for name in S_ALIGN_JS}, type=str)
@@ -195,15 +244,17 @@ def score(
             "the JS distance the paper's text names."
         ),
     ] = JsAs.divergence,
-    json_: JsonOpt = False,
+    format: FormatOpt = Format.table,
+    survey_name: SurveyOpt = None,
     items: ItemsOpt = None,
     reference: ReferenceOpt = None,
     cultures_file: CulturesFileOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
     """Table 1: S_align per country, continent and on average for every method in RUNS. Human shares are
     compared option by option (a zero-coded item's code 0 is option 1)."""
-    survey, responses, chosen = load_answers(runs, cultures, items, reference, cultures_file)
-    _print_table(responses, survey, chosen, js.value, json_)
+    survey, responses, chosen = load_answers(runs, cultures, items, reference, cultures_file, survey_name)
+    _print_table(responses, survey, chosen, js.value, output_format(format, json_))
 
 
 from culturescope.methods.cultural_palette.training import cli as _training  # noqa: E402, F401  (synthesize, train, merge)

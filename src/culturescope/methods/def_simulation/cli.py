@@ -11,16 +11,26 @@ from rich.markup import escape
 from culturescope.backends import BackboneSpec
 from culturescope.cli.options import (
     AnsweredCulturesOpt,
+    BackboneOpt,
     CulturesFileOpt,
+    Format,
+    FormatOpt,
     ItemsOpt,
     JsonOpt,
+    LimitOpt,
+    OnlyOpt,
+    PerDimensionOpt,
     ReferenceOpt,
     RunsArg,
+    SurveyOpt,
     emit,
     item_selection,
     load_answers,
     load_runs,
     load_survey_options,
+    output_format,
+    parse_roles,
+    renamed,
     resumable,
     split_names,
 )
@@ -66,12 +76,11 @@ def _choices(**lists: str | None) -> dict[str, list]:
 
 @simulate_app.command("run")
 def run(
-    backbone: Annotated[
-        Optional[list[str]], typer.Option("--backbone", "-b", help="Repeatable; as for `run` (default: embedded).")
-    ] = None,
+    backbone: BackboneOpt = None,
     cultures: Annotated[
-        str, typer.Option(help="Comma-separated culture codes (paper: the U.S. and China).")
-    ] = "USA,CHN",
+        Optional[str],
+        typer.Option(help="Comma-separated culture codes (default: the paper's U.S. and China, USA,CHN)."),
+    ] = None,
     variant: Annotated[
         str,
         typer.Option(
@@ -84,10 +93,9 @@ def run(
     max_beams: Annotated[int, typer.Option(help="B_m: num_beams drawn in 1..B_m where the backend has beams.")] = 5,
     max_memory: Annotated[int, typer.Option(help="L_m: each respondent keeps at most l ≤ L_m earlier turns.")] = 15,
     decodes: Annotated[int, typer.Option(help="CCSV: critiques and rewrites per answer (paper: 5).")] = 5,
-    only: Annotated[Optional[str], typer.Option(help="Comma-separated item ids to ask (default: all).")] = None,
-    per_dimension: Annotated[
-        Optional[int], typer.Option(help="Ask only the first N items of each value dimension.")
-    ] = None,
+    limit: LimitOpt = None,
+    only: OnlyOpt = None,
+    per_dimension: PerDimensionOpt = None,
     seed: Annotated[int, typer.Option(help="Seed of every draw: locations, configurations, memories.")] = 0,
     temperatures: Annotated[
         Optional[str],
@@ -114,6 +122,8 @@ def run(
     ] = None,
     cache: Annotated[Optional[Path], typer.Option(help="Request cache (SQLite).")] = None,
     measure: Annotated[str, typer.Option(help="Divergence in the final table: kl, kl-eq1 or js.")] = "kl",
+    format: FormatOpt = Format.table,
+    survey_name: SurveyOpt = None,
     items: ItemsOpt = None,
     reference: ReferenceOpt = None,
     cultures_file: CulturesFileOpt = None,
@@ -124,7 +134,7 @@ def run(
 
       culturescope simulate run --per-dimension 1                     # DEF, U.S. and China, 12 items
 
-      culturescope simulate run --variant def,def-no-prompt,def-no-config,def-no-memory,none --only Q1,Q46
+      culturescope simulate run --variant def,def-no-prompt,def-no-config,def-no-memory,none --only Q1,Q57
 
       culturescope simulate run --variant cao,ccsv-single,ccsv-list -b openai:gpt-4o-mini
 
@@ -135,11 +145,11 @@ def run(
     from culturescope.metrics.distribution import check_divergence
 
     check_divergence(measure)
-    survey = load_survey_options(items, reference, cultures_file)
+    survey = load_survey_options(items, reference, cultures_file, survey_name)
     specs = [BackboneSpec.parse(b) for b in (backbone or ["embedded"])]
     if max_tokens:
         specs = [replace(s, max_tokens=max_tokens) for s in specs]
-    codes = survey.resolve_cultures(cultures, [])
+    codes = survey.resolve_cultures(cultures, ["USA", "CHN"])
     sim = Simulation(
         backbones=specs,
         cultures=codes,
@@ -148,7 +158,7 @@ def run(
         max_beams=max_beams,
         max_memory=max_memory,
         decodes=decodes,
-        items=item_selection(survey, only, per_dimension),
+        items=item_selection(survey, only, per_dimension, limit),
         seed=seed,
         choices=_choices(temperature=temperatures, top_p=top_ps, top_k=top_ks),
         baseline_decoding=baseline_decoding,
@@ -157,10 +167,10 @@ def run(
     err = Console(stderr=True, soft_wrap=True)
     err.print(escape(f"run directory: {out_dir}"), highlight=False)
     result = resumable("response", out_dir, lambda: execute_simulation(sim, survey, out_dir, RequestCache(cache), err))
-    _print_table(result.responses(), survey, codes, measure, None, False)
+    _print_table(result.responses(), survey, codes, measure, None, format)
 
 
-def _print_table(responses, survey, cultures, measure, dimension_of, as_json) -> None:
+def _print_table(responses, survey, cultures, measure, dimension_of, fmt: Format) -> None:
     from culturescope.methods.def_simulation.respondents import baselines_decoded
     from culturescope.methods.def_simulation.score import preferences, table1
     from culturescope.metrics.distribution import check_divergence
@@ -175,16 +185,16 @@ def _print_table(responses, survey, cultures, measure, dimension_of, as_json) ->
         rows,
         f"Diversity and {measure.upper()} divergence per value dimension (model ‖ human, option by option)"
         + (f"; baseline decoding: {decoded}" if decoded else ""),
-        as_json,
+        fmt,
         ["infinite divergences recorded as the largest finite one + 1 (§4.2.1); lower is closer to the humans"],
     )
 
 
-def _scored(runs, cultures, items, reference, cultures_file, dimensions):
+def _scored(runs, cultures, items, reference, cultures_file, dimensions, survey_name=None):
     """The survey, the runs' answers, the chosen cultures and the item → dimension table."""
     from culturescope.methods.def_simulation.score import load_dimensions, survey_dimensions
 
-    survey, responses, chosen = load_answers(runs, cultures, items, reference, cultures_file)
+    survey, responses, chosen = load_answers(runs, cultures, items, reference, cultures_file, survey_name)
     return survey, responses, chosen, load_dimensions(dimensions) if dimensions else survey_dimensions(survey)
 
 
@@ -196,14 +206,18 @@ def score(
         str, typer.Option(help="kl (default; as the reference code), kl-eq1 (eq. 1 as printed) or js (bits).")
     ] = "kl",
     dimensions: DimensionsOpt = None,
-    json_: JsonOpt = False,
+    format: FormatOpt = Format.table,
+    survey_name: SurveyOpt = None,
     items: ItemsOpt = None,
     reference: ReferenceOpt = None,
     cultures_file: CulturesFileOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
     """Table 1/4: Diversity % (eq. 6) and the divergence per value dimension of every system in RUNS."""
-    survey, responses, chosen, dimension_of = _scored(runs, cultures, items, reference, cultures_file, dimensions)
-    _print_table(responses, survey, chosen, measure, dimension_of, json_)
+    survey, responses, chosen, dimension_of = _scored(
+        runs, cultures, items, reference, cultures_file, dimensions, survey_name
+    )
+    _print_table(responses, survey, chosen, measure, dimension_of, output_format(format, json_))
 
 
 @simulate_app.command("map")
@@ -211,17 +225,21 @@ def map_(
     runs: RunsArg,
     cultures: AnsweredCulturesOpt = None,
     dimensions: DimensionsOpt = None,
-    json_: JsonOpt = False,
+    format: FormatOpt = Format.table,
+    survey_name: SurveyOpt = None,
     items: ItemsOpt = None,
     reference: ReferenceOpt = None,
     cultures_file: CulturesFileOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
     """Cultural variation map (§4.2.2, Fig. 7): every system and the humans of each culture on the
     first two principal components of their average value-dimension scores."""
     from culturescope.methods.def_simulation.score import compared
     from culturescope.methods.def_simulation.variation import subject_scores, variation_map
 
-    survey, responses, chosen, dimension_of = _scored(runs, cultures, items, reference, cultures_file, dimensions)
+    survey, responses, chosen, dimension_of = _scored(
+        runs, cultures, items, reference, cultures_file, dimensions, survey_name
+    )
     subjects = subject_scores(compared(responses, survey, chosen), survey, dimension_of)
     if len(subjects.labels) < 3 or len(subjects.dimensions) < 2:
         raise CulturescopeError("the map needs at least 3 subjects scored on at least 2 value dimensions")
@@ -232,7 +250,12 @@ def map_(
     notes = [f"variance explained: PC1 {100 * result.explained[0]:.1f}%, PC2 {100 * result.explained[1]:.1f}%"]
     if subjects.dropped:
         notes.append(f"left out, no valid answer on some dimension: {', '.join(subjects.dropped)}")
-    emit(rows, f"Cultural variation map over {len(subjects.dimensions)} value dimensions", json_, notes)
+    emit(
+        rows,
+        f"Cultural variation map over {len(subjects.dimensions)} value dimensions",
+        output_format(format, json_),
+        notes,
+    )
 
 
 @simulate_app.command("profiles")
@@ -246,17 +269,19 @@ def profiles(
         ),
     ],
     cultures: AnsweredCulturesOpt = None,
-    json_: JsonOpt = False,
+    format: FormatOpt = Format.table,
+    survey_name: SurveyOpt = None,
     items: ItemsOpt = None,
     reference: ReferenceOpt = None,
     cultures_file: CulturesFileOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
     """Preference-bias profiles (§4.2.3, Figs. 8, 11, 12): on the items where a system's top option
     matches the humans' and where it does not, which gender and age groups answer like it."""
     from culturescope.methods.def_simulation.profiles import load_group_reference, system_profile
     from culturescope.methods.def_simulation.score import compared
 
-    survey, responses, chosen, _ = _scored(runs, cultures, items, reference, cultures_file, None)
+    survey, responses, chosen, _ = _scored(runs, cultures, items, reference, cultures_file, None, survey_name)
     by_group = load_group_reference(groups)
     rows = []
     for c in compared(responses, survey, chosen):
@@ -277,13 +302,24 @@ def profiles(
                 )
     if not rows:
         raise CulturescopeError(f"{groups} has no group shares for the runs' cultures ({', '.join(chosen)})")
-    emit(rows, "Preference-bias profiles: share of items on which each group answers like the system", json_)
+    emit(
+        rows,
+        "Preference-bias profiles: share of items on which each group answers like the system",
+        output_format(format, json_),
+    )
 
 
 @simulate_app.command("judge")
 def judge(
     runs: RunsArg,
-    judge_backbone: Annotated[str, typer.Option("--judge", help="The judge's backbone, as for `run`.")] = "embedded",
+    role: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--role",
+            metavar="NAME=SPEC",
+            help="judge=SPEC: the judge's backbone, as for `run` (default: embedded).",
+        ),
+    ] = None,
     rate: Annotated[float, typer.Option(help="Share of each system's responses to judge (paper: 0.01).")] = 0.01,
     seed: Annotated[int, typer.Option(help="Seed of the sample of responses.")] = 0,
     out_dir: Annotated[
@@ -291,10 +327,15 @@ def judge(
         typer.Option("--out", help="Where the verdicts go (default: runs/judge-<hash>); rerun to resume."),
     ] = None,
     cache: Annotated[Optional[Path], typer.Option(help="Request cache (SQLite).")] = None,
-    json_: JsonOpt = False,
+    format: FormatOpt = Format.table,
+    survey_name: SurveyOpt = None,
     items: ItemsOpt = None,
     reference: ReferenceOpt = None,
     cultures_file: CulturesFileOpt = None,
+    json_: JsonOpt = False,
+    judge_backbone: Annotated[
+        Optional[str], typer.Option("--judge", hidden=True, help="Deprecated: use --role judge=SPEC.")
+    ] = None,
 ) -> None:
     """Insensitivity measurement (§4.2.4, Fig. 9): an LLM judge labels a sample of responses with
     qc, rp, iu, cv, ir, ff; the share of judged responses with each problem, per system."""
@@ -303,9 +344,14 @@ def judge(
     from culturescope.methods.def_simulation.judge import CATEGORIES
     from culturescope.methods.def_simulation.judging import describe_judging, execute_judging, insensitivity
 
-    survey = load_survey_options(items, reference, cultures_file)
+    fmt = output_format(format, json_)
+    roles = parse_roles(role, ["judge"], "simulate judge")
+    judge_spec = renamed(
+        roles.get("judge"), judge_backbone, "--judge", "--role judge=SPEC", f"--role judge={judge_backbone}"
+    )
+    survey = load_survey_options(items, reference, cultures_file, survey_name)
     opened, responses = load_runs(runs)
-    spec = BackboneSpec.parse(judge_backbone)
+    spec = BackboneSpec.parse(judge_spec or "embedded")
     described = describe_judging([r.name for r in opened], spec, rate, seed)
     out_dir = out_dir or Path("runs") / f"judge-{digest(described)}"
     err = Console(stderr=True, soft_wrap=True)
@@ -314,9 +360,7 @@ def judge(
         "verdict", out_dir, lambda: execute_judging(responses, survey, described, out_dir, RequestCache(cache), err)
     )
     legend = ", ".join(f"{k} = {v}" for k, v in CATEGORIES.items())
-    emit(
-        insensitivity(judged.responses()), f"Insensitivity (% of judged responses), judge {spec.name}", json_, [legend]
-    )
+    emit(insensitivity(judged.responses()), f"Insensitivity (% of judged responses), judge {spec.name}", fmt, [legend])
 
 
 @simulate_app.command("ttest")
@@ -331,17 +375,21 @@ def ttest_(
         bool, typer.Option(help="Pooled variance and n₁+n₂−2 degrees of freedom (Table 3's DF) instead of Welch.")
     ] = False,
     dimensions: DimensionsOpt = None,
-    json_: JsonOpt = False,
+    format: FormatOpt = Format.table,
+    survey_name: SurveyOpt = None,
     items: ItemsOpt = None,
     reference: ReferenceOpt = None,
     cultures_file: CulturesFileOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
     """Eq. 7 / Table 3: do two groups of models differ? Each value is one model's divergence on one
     value dimension; one row per culture."""
     from culturescope.methods.def_simulation.score import preferences
     from culturescope.methods.def_simulation.ttest import ttest
 
-    survey, responses, chosen, dimension_of = _scored(runs, cultures, items, reference, cultures_file, dimensions)
+    survey, responses, chosen, dimension_of = _scored(
+        runs, cultures, items, reference, cultures_file, dimensions, survey_name
+    )
     found = [p for p in preferences(responses, survey, chosen, measure, dimension_of) if p.system == system]
     a, b = split_names(group_a), split_names(group_b)
     known = {p.backbone for p in found}
@@ -358,33 +406,51 @@ def ttest_(
         }
         result = ttest(values["a"], values["b"], equal_var)
         rows.append({"culture": culture, **result.as_dict()})
-    emit(rows, f"t-test of eq. 7, {measure} per value dimension: group A = {group_a}, group B = {group_b}", json_)
+    emit(
+        rows,
+        f"t-test of eq. 7, {measure} per value dimension: group A = {group_a}, group B = {group_b}",
+        output_format(format, json_),
+    )
 
 
 @simulate_app.command("rephrase")
 def rephrase(
     out_dir: Annotated[Path, typer.Option("--out", help="Directory for items.json, reference.json, cultures.json.")],
-    backbone: Annotated[str, typer.Option("--backbone", "-b", help="The rephrasing model, as for `run`.")] = "embedded",
+    backbone: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--backbone",
+            "-b",
+            help="The rephrasing model, as for `run` (default: embedded). One: the command writes one survey; "
+            "rephrase with another model into another --out.",
+        ),
+    ] = None,
     variants: Annotated[int, typer.Option(help="Rephrased variants per item.")] = 2,
     cache: Annotated[Optional[Path], typer.Option(help="Request cache (SQLite).")] = None,
+    survey_name: SurveyOpt = None,
     items: ItemsOpt = None,
     reference: ReferenceOpt = None,
     cultures_file: CulturesFileOpt = None,
 ) -> None:
     """Survey rephrasing (§4.1 step 3): a model rewrites each question stem; options and human
-    shares carry over. Then simulate over all variants with
-    --items OUT/items.json --reference OUT/reference.json --cultures-file OUT/cultures.json."""
+    shares carry over. Then simulate over all variants with --survey OUT."""
     from culturescope.engine.cache import RequestCache
     from culturescope.methods.def_simulation.rephrase import rephrase_survey
 
-    survey = load_survey_options(items, reference, cultures_file)
-    spec = BackboneSpec.parse(backbone)
+    if backbone and len(backbone) > 1:
+        raise CulturescopeError(
+            f"simulate rephrase takes one --backbone (the rephrasing model), not {len(backbone)}; "
+            "run it once per model, each with its own --out"
+        )
+    survey = load_survey_options(items, reference, cultures_file, survey_name)
+    spec = BackboneSpec.parse(backbone[0] if backbone else "embedded")
     counts = rephrase_survey(survey, spec, variants, out_dir, RequestCache(cache), Console(stderr=True))
     out = Console(soft_wrap=True)
     out.print(
         escape(
             f"wrote {out_dir}: {len(survey.items)} items and {counts['variants']} rephrased variants"
             + (f" ({counts['empty']} empty replies left out)" if counts["empty"] else "")
+            + f"; simulate them with --survey {out_dir}"
         ),
         highlight=False,
     )

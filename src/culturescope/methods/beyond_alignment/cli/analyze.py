@@ -10,19 +10,24 @@ from culturescope.cli.options import (
     BackbonesOpt,
     CulturesFileOpt,
     CulturesOpt,
+    Format,
+    FormatOpt,
+    HumanDataOpt,
     ItemsOpt,
     JsonOpt,
-    Mode,
     ModeOpt,
     PerItemOpt,
     ReferenceOpt,
     RunsArg,
     StrictCompleteOpt,
+    SurveyOpt,
     chosen_systems,
     culture_distances,
     emit,
+    human_data,
     load_runs,
     load_survey_options,
+    output_format,
     print_dynamics,
     systems_of,
 )
@@ -39,11 +44,14 @@ def analyze_landscape(
     cultures: CulturesOpt = None,
     backbones: BackbonesOpt = None,
     strict_complete: StrictCompleteOpt = False,
-    mode: ModeOpt = Mode.faithful,
-    json_: JsonOpt = False,
+    human: HumanDataOpt = None,
+    format: FormatOpt = Format.table,
+    survey_name: SurveyOpt = None,
     items: ItemsOpt = None,
     reference: ReferenceOpt = None,
     cultures_file: CulturesFileOpt = None,
+    mode: ModeOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
     """Alignment vs Diversity_P and Diversity_S across single-backbone systems, with Pearson r (§5.1);
     with --per-item, each question's (D_q, A_q) for the chosen systems."""
@@ -51,16 +59,17 @@ def analyze_landscape(
     from culturescope.methods.beyond_alignment.published import applies, published_systems
     from culturescope.metrics import agreement as metrics
 
-    survey = load_survey_options(items, reference, cultures_file)
-    _, chosen, systems = systems_of(runs, cultures, mode.value, survey, backbones, strict_complete)
-    mu = survey.majority_matrix(chosen, mode.value)
+    reading, fmt = human_data(human, mode), output_format(format, json_)
+    survey = load_survey_options(items, reference, cultures_file, survey_name)
+    _, chosen, systems = systems_of(runs, cultures, reading, survey, backbones, strict_complete)
+    mu = survey.majority_matrix(chosen, reading)
     if per_item:
         columns = {}
         for name in chosen_systems(per_item, systems):
             columns[f"{name} D_q"] = metrics.per_item_diversity(systems[name][0], survey.deltas)
             columns[f"{name} A_q"] = metrics.per_item_alignment(systems[name][0], mu, survey.deltas)
         rows = [{"item": it.id, **{c: float(v[k]) for c, v in columns.items()}} for k, it in enumerate(survey.items)]
-        emit(rows, "Per-question diversity D_q and alignment A_q (in [0, 1])", json_)
+        emit(rows, "Per-question diversity D_q and alignment A_q (in [0, 1])", fmt)
         return
     land = landscape(systems, mu, survey.deltas)
     rows = [
@@ -72,12 +81,14 @@ def analyze_landscape(
         if len(rows) >= 3
         else ["Pearson r needs at least 3 systems"]
     )
-    emit(rows, f"Diversity–alignment landscape (×100), cultures {','.join(chosen)}", json_, notes)
-    if applies(chosen, mode.value):
+    published = published_systems().to_dict("records") if applies(chosen, reading) else None
+    extra = {"published": published} if published and fmt is Format.json else None  # the paper's, in one document
+    emit(rows, f"Diversity–alignment landscape (×100), cultures {','.join(chosen)}", fmt, notes, extra=extra)
+    if published and fmt is Format.table:
         emit(
-            published_systems().to_dict("records"),
+            published,
             "Published reference points: Beyond Alignment, Table 1 (×100; not part of the Pearson r above)",
-            json_,
+            fmt,
         )
 
 
@@ -87,23 +98,27 @@ def analyze_mixed(
     cultures: CulturesOpt = None,
     backbones: BackbonesOpt = None,
     strict_complete: StrictCompleteOpt = False,
-    mode: ModeOpt = Mode.faithful,
-    json_: JsonOpt = False,
+    human: HumanDataOpt = None,
+    format: FormatOpt = Format.table,
+    survey_name: SurveyOpt = None,
     items: ItemsOpt = None,
     reference: ReferenceOpt = None,
     cultures_file: CulturesFileOpt = None,
+    mode: ModeOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
     """Every assignment of the runs' backbones to the culture slots: frontiers and highlights (§5.2)."""
     import numpy as np
 
     from culturescope.methods.beyond_alignment.analyses.mixed import mixed_backbones
 
-    survey = load_survey_options(items, reference, cultures_file)
-    _, chosen, systems = systems_of(runs, cultures, mode.value, survey, backbones, strict_complete)
+    reading, fmt = human_data(human, mode), output_format(format, json_)
+    survey = load_survey_options(items, reference, cultures_file, survey_name)
+    _, chosen, systems = systems_of(runs, cultures, reading, survey, backbones, strict_complete)
     if len(systems) < 2:
         raise CulturescopeError("the mixed analysis needs at least two systems (backbones or answer modes)")
     X = np.stack([s[0] for s in systems.values()])
-    result = mixed_backbones(X, survey.majority_matrix(chosen, mode.value), survey.deltas, list(systems), chosen)
+    result = mixed_backbones(X, survey.majority_matrix(chosen, reading), survey.deltas, list(systems), chosen)
     single = result.single
     rows = [
         {
@@ -125,7 +140,7 @@ def analyze_mixed(
         "balanced: the knee of each frontier (nearest to (1, 1) with Diversity_P and Alignment scaled "
         "to [0, 1] over all assignments), as the reference implementation picks it",
     ]
-    emit(rows, "Mixed backbones: highlighted configurations (×100)", json_, notes)
+    emit(rows, "Mixed backbones: highlighted configurations (×100)", fmt, notes)
 
 
 def _cultures_note(system: str, chosen: list[str], survey) -> str:
@@ -142,11 +157,14 @@ def analyze_subsets(
     k: Annotated[int, typer.Option(help="Subset size.")] = 5,
     top: Annotated[int, typer.Option(help="Rows to show.")] = 10,
     cultures: AnsweredCulturesOpt = None,
-    mode: ModeOpt = Mode.faithful,
-    json_: JsonOpt = False,
+    human: HumanDataOpt = None,
+    format: FormatOpt = Format.table,
+    survey_name: SurveyOpt = None,
     items: ItemsOpt = None,
     reference: ReferenceOpt = None,
     cultures_file: CulturesFileOpt = None,
+    mode: ModeOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
     """Diversity of every k-culture subset of the cultures the system answered (all 19 in the paper),
     the best subset's and the human reference's best (§5.3, Fig. 3a)."""
@@ -154,8 +172,9 @@ def analyze_subsets(
 
     from culturescope.methods.beyond_alignment.analyses.subsets import subsets
 
-    survey = load_survey_options(items, reference, cultures_file)
-    chosen, D_system, D_human = culture_distances(runs, system, cultures, mode.value, survey)
+    reading, fmt = human_data(human, mode), output_format(format, json_)
+    survey = load_survey_options(items, reference, cultures_file, survey_name)
+    chosen, D_system, D_human = culture_distances(runs, system, cultures, reading, survey)
     if not 2 <= k <= len(chosen):
         raise CulturescopeError(f"k must be between 2 and {len(chosen)} (the number of cultures)")
     res, hum = subsets(D_system, k), subsets(D_human, k)
@@ -180,7 +199,7 @@ def analyze_subsets(
         f"human maximum at k = {k}: Diversity_P {100 * hum.diversity_p[human]:.2f}, {named(hum.members[human])}; "
         f"system − human {100 * (res.diversity_p[best] - hum.diversity_p[human]):+.2f} points",
     ]
-    emit(rows, f"Most diverse {k}-culture subsets of {system} out of {len(chosen)} cultures (×100)", json_, notes)
+    emit(rows, f"Most diverse {k}-culture subsets of {system} out of {len(chosen)} cultures (×100)", fmt, notes)
 
 
 class Gap(str, Enum):
@@ -196,18 +215,22 @@ def analyze_agents(
         Gap, typer.Option(help="absolute: system max − human max in points (Fig. 3b); relative: in % of the human max.")
     ] = Gap.absolute,
     cultures: AnsweredCulturesOpt = None,
-    mode: ModeOpt = Mode.faithful,
-    json_: JsonOpt = False,
+    human: HumanDataOpt = None,
+    format: FormatOpt = Format.table,
+    survey_name: SurveyOpt = None,
     items: ItemsOpt = None,
     reference: ReferenceOpt = None,
     cultures_file: CulturesFileOpt = None,
+    mode: ModeOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
     """Maximum diversity over all k-subsets of the cultures the system answered, k = 2..C, system vs
     human, and the gap (§5.3, Fig. 3b)."""
     from culturescope.methods.beyond_alignment.analyses.subsets import AgentCount, max_by_size
 
-    survey = load_survey_options(items, reference, cultures_file)
-    chosen, D_system, D_human = culture_distances(runs, system, cultures, mode.value, survey)
+    reading, fmt = human_data(human, mode), output_format(format, json_)
+    survey = load_survey_options(items, reference, cultures_file, survey_name)
+    chosen, D_system, D_human = culture_distances(runs, system, cultures, reading, survey)
     if len(chosen) < 2:
         raise CulturescopeError(f"{system} answered one culture ({chosen[0]}); agent counts need at least two")
     ac = AgentCount(max_by_size(D_system), max_by_size(D_human))
@@ -226,7 +249,7 @@ def analyze_agents(
         _cultures_note(system, chosen, survey),
         "gap = " + ("(system max − human max) / human max, in %" if relative else "system max − human max, in points"),
     ]
-    emit(rows, f"Agent count: maximum diversity over all k-subsets, {system} vs human (×100)", json_, notes)
+    emit(rows, f"Agent count: maximum diversity over all k-subsets, {system} vs human (×100)", fmt, notes)
 
 
 @analyze_app.command("bootstrap")
@@ -238,20 +261,24 @@ def analyze_bootstrap(
     cultures: CulturesOpt = None,
     backbones: BackbonesOpt = None,
     strict_complete: StrictCompleteOpt = False,
-    mode: ModeOpt = Mode.faithful,
-    json_: JsonOpt = False,
+    human: HumanDataOpt = None,
+    format: FormatOpt = Format.table,
+    survey_name: SurveyOpt = None,
     items: ItemsOpt = None,
     reference: ReferenceOpt = None,
     cultures_file: CulturesFileOpt = None,
+    mode: ModeOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
     """Confidence intervals over items (and samples) for Alignment, both diversities and the human gaps."""
     from culturescope.methods.beyond_alignment.analyses.uncertainty import bootstrap
 
     if not 0 < level < 1 or replicates < 10:
         raise CulturescopeError("--level must be between 0 and 1 and --replicates at least 10")
-    survey = load_survey_options(items, reference, cultures_file)
-    _, chosen, systems = systems_of(runs, cultures, mode.value, survey, backbones, strict_complete)
-    mu = survey.majority_matrix(chosen, mode.value)
+    reading, fmt = human_data(human, mode), output_format(format, json_)
+    survey = load_survey_options(items, reference, cultures_file, survey_name)
+    _, chosen, systems = systems_of(runs, cultures, reading, survey, backbones, strict_complete)
+    mu = survey.majority_matrix(chosen, reading)
     rows = []
     for label, X in systems.items():
         for metric, i in bootstrap(X, mu, survey.deltas, mu, replicates, level, seed).items():
@@ -264,7 +291,7 @@ def analyze_bootstrap(
                     "high": 100 * i.high,
                 }
             )
-    emit(rows, f"{100 * level:.0f}% bootstrap intervals over items, {replicates} replicates (×100)", json_)
+    emit(rows, f"{100 * level:.0f}% bootstrap intervals over items, {replicates} replicates (×100)", fmt)
 
 
 @analyze_app.command("exposure")
@@ -273,13 +300,17 @@ def analyze_exposure(
     cultures: CulturesOpt = None,
     backbones: BackbonesOpt = None,
     strict_complete: StrictCompleteOpt = False,
-    mode: ModeOpt = Mode.faithful,
-    json_: JsonOpt = False,
+    human: HumanDataOpt = None,
+    format: FormatOpt = Format.table,
+    survey_name: SurveyOpt = None,
     items: ItemsOpt = None,
     reference: ReferenceOpt = None,
     cultures_file: CulturesFileOpt = None,
+    mode: ModeOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
     """Social exposure dynamics (§6): scores per round, ΔD and ΔA against round 0, agents' drift."""
-    survey = load_survey_options(items, reference, cultures_file)
+    reading, fmt = human_data(human, mode), output_format(format, json_)
+    survey = load_survey_options(items, reference, cultures_file, survey_name)
     _, responses = load_runs(runs, backbones)
-    print_dynamics(responses, survey, cultures, mode.value, json_, strict_complete)
+    print_dynamics(responses, survey, cultures, reading, fmt, strict_complete)

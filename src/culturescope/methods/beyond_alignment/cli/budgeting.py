@@ -9,17 +9,27 @@ from rich.markup import escape
 
 from culturescope.backends import BackboneSpec
 from culturescope.cli.options import (
+    BackboneOpt,
     BackbonesOpt,
+    CulturesFileOpt,
+    Format,
+    FormatOpt,
+    ItemsOpt,
     JsonOpt,
+    PaperCulturesOpt,
+    ReferenceOpt,
     RunsArg,
+    SurveyOpt,
     culture_distances,
-    emit,
+    emit_tables,
     load_runs,
+    load_survey_options,
+    output_format,
     resumable,
 )
 from culturescope.errors import CulturescopeError
 from culturescope.methods.beyond_alignment.cli import analyze_app, commands
-from culturescope.survey import PAPER_CULTURES, budgeting_projects, wvs7
+from culturescope.survey import PAPER_CULTURES, budgeting_projects
 
 # The method's modules (pandas, numpy, the engine) are imported in the commands that use them.
 if TYPE_CHECKING:
@@ -28,12 +38,8 @@ if TYPE_CHECKING:
 
 @commands.command(rich_help_panel="Runs")
 def pb(
-    backbone: Annotated[
-        Optional[list[str]], typer.Option("--backbone", "-b", help="Repeatable; as for `run` (default: embedded).")
-    ] = None,
-    cultures: Annotated[
-        Optional[str], typer.Option(help="Comma-separated culture codes (default: BRA,CHN,MEX,NGA,NZL).")
-    ] = None,
+    backbone: BackboneOpt = None,
+    cultures: PaperCulturesOpt = None,
     samples: Annotated[int, typer.Option(help="Ballots per agent (paper: 20).")] = 20,
     budget: Annotated[int, typer.Option(help="Budget for the aggregation rules (projects cost 10,000 each).")] = 40000,
     out_dir: Annotated[
@@ -50,7 +56,12 @@ def pb(
     system: Annotated[
         Optional[str], typer.Option(help="With --cultures-from: the system whose subsets to rank.")
     ] = None,
-    json_: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    format: FormatOpt = Format.table,
+    survey_name: SurveyOpt = None,
+    items: ItemsOpt = None,
+    reference: ReferenceOpt = None,
+    cultures_file: CulturesFileOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
     """Participatory budgeting (§7): each agent approves exactly 4 of the 13 WVS projects.
 
@@ -60,13 +71,15 @@ def pb(
     from culturescope.engine.cache import RequestCache
     from culturescope.methods.beyond_alignment.run import execute_budgeting
 
-    survey = wvs7()
+    fmt = output_format(format, json_)
+    survey = load_survey_options(items, reference, cultures_file, survey_name)
     specs = [BackboneSpec.parse(b) for b in (backbone or ["embedded"])]
     if cultures_from:
         picks = diversity_extremes(cultures_from, system, survey)
     else:
         picks = {"": survey.resolve_cultures(cultures, PAPER_CULTURES)}
     err = Console(stderr=True, soft_wrap=True)
+    tables = []
     for name, chosen in picks.items():
         target = (out_dir / name if name else out_dir) if out_dir else Path("runs") / f"pb-{'-'.join(chosen)}"
         if name:
@@ -76,7 +89,8 @@ def pb(
             target,
             lambda: execute_budgeting(specs, survey, chosen, samples, target, RequestCache(cache), err),
         )
-        print_votes(run.responses(), budget, json_)
+        tables += vote_tables(run.responses(), budget, f"{name}-diversity system, " if name else "")
+    emit_tables(tables, "Participatory budgeting", fmt)
 
 
 def diversity_extremes(run: Path, system: str | None, survey) -> dict[str, list[str]]:
@@ -103,7 +117,10 @@ def analyze_pb(
     runs: RunsArg,
     budget: Annotated[int, typer.Option(help="Budget for the aggregation rules (projects cost 10,000 each).")] = 40000,
     cultures: Annotated[
-        Optional[str], typer.Option(help="Comma-separated culture codes whose ballots to count (default: all).")
+        Optional[str],
+        typer.Option(
+            help="Comma-separated culture codes whose ballots to count (default: every culture with ballots)."
+        ),
     ] = None,
     system: Annotated[
         Optional[str], typer.Option(help="The backbone whose ballots to count (default: each backbone apart).")
@@ -116,6 +133,11 @@ def analyze_pb(
         ),
     ] = None,
     backbones: BackbonesOpt = None,
+    format: FormatOpt = Format.table,
+    survey_name: SurveyOpt = None,
+    items: ItemsOpt = None,
+    reference: ReferenceOpt = None,
+    cultures_file: CulturesFileOpt = None,
     json_: JsonOpt = False,
 ) -> None:
     """Vote shares, coverage, entropy, invalid ballots and funded projects of budgeting runs (§7).
@@ -125,7 +147,8 @@ def analyze_pb(
     """
     from culturescope.methods.beyond_alignment.budgeting import SYSTEM
 
-    survey = wvs7()
+    fmt = output_format(format, json_)
+    survey = load_survey_options(items, reference, cultures_file, survey_name)
     _, table = load_runs(runs, system or backbones)
     table = table[table["system"] == SYSTEM]
     if table.empty:
@@ -135,6 +158,7 @@ def analyze_pb(
     else:
         picks = {"": survey.resolve_cultures(cultures, []) if cultures else None}
     err = Console(stderr=True, soft_wrap=True, highlight=False)
+    tables = []
     for name, chosen in picks.items():
         rows = table if chosen is None else table[table["culture"].isin(chosen)]
         for backbone, group in rows.groupby("backbone"):
@@ -145,7 +169,8 @@ def analyze_pb(
         if rows.empty:
             err.print(escape(f"left out: no ballots for {','.join(chosen)}"))
             continue
-        print_votes(rows, budget, json_, f"{name}-diversity system, " if name else "")
+        tables += vote_tables(rows, budget, f"{name}-diversity system, " if name else "")
+    emit_tables(tables, "Participatory budgeting", fmt)
 
 
 def ballot_gaps(group: "pd.DataFrame", cultures: list[str] | None) -> list[str]:
@@ -158,11 +183,12 @@ def ballot_gaps(group: "pd.DataFrame", cultures: list[str] | None) -> list[str]:
     return lines
 
 
-def print_votes(table: "pd.DataFrame", budget: int, json_: bool, title: str = "") -> None:
-    """One table per backbone and culture set: votes per project, then the summary lines."""
+def vote_tables(table: "pd.DataFrame", budget: int, title: str = "") -> list[tuple[str, list[dict], list[str]]]:
+    """One (title, rows, notes) table per backbone: votes per project, then the summary lines."""
     from culturescope.methods.beyond_alignment.budgeting import funded, parse_ballot, summarize
 
     projects = budgeting_projects()
+    tables = []
     ids = {p["id"] for p in projects}
     for name, rows in table.groupby("backbone"):
         chosen = sorted(rows["culture"].unique())
@@ -190,4 +216,5 @@ def print_votes(table: "pd.DataFrame", budget: int, json_: bool, title: str = ""
                 f"funded ({rule}, budget {budget:,.0f}): {ids_}"
                 for rule, ids_ in funded(ballots, projects, budget).items()
             ]
-        emit(votes, f"Participatory budgeting, {title}{name}, cultures {','.join(chosen)}", json_, notes)
+        tables.append((f"Participatory budgeting, {title}{name}, cultures {','.join(chosen)}", votes, notes))
+    return tables

@@ -11,26 +11,41 @@ from rich.markup import escape
 from culturescope.backends import BackboneSpec
 from culturescope.backends.presets import apply_preset
 from culturescope.cli.options import (
+    AnswerModeOldOpt,
+    AnswerModeOpt,
+    BackboneOpt,
     BackbonesOpt,
     CulturesFileOpt,
     Format,
+    FormatOpt,
+    HumanDataOpt,
     ItemsOpt,
-    Mode,
+    JsonOpt,
+    LimitOpt,
     ModeOpt,
+    OnlyOpt,
+    PaperCulturesOpt,
+    PerDimensionOpt,
     ReferenceOpt,
     StrictCompleteOpt,
+    SurveyOpt,
+    answer_modes,
+    human_data,
+    item_selection,
     load_runs,
     load_survey_options,
     note_left_out,
     out,
+    output_format,
     print_dynamics,
     print_published,
     print_scores,
+    renamed,
     resumable,
 )
 from culturescope.errors import CulturescopeError
 from culturescope.methods.beyond_alignment.cli import commands
-from culturescope.survey import PAPER_CULTURES, Survey, wvs7
+from culturescope.survey import PAPER_CULTURES, Survey
 
 # The method's modules (pandas, numpy, the engine) are imported in the commands that use them.
 if TYPE_CHECKING:
@@ -56,18 +71,21 @@ def evaluate(
     cultures: Annotated[
         Optional[str],
         typer.Option(
-            help="Comma-separated culture codes (default: the culture set most backbones share; "
-            "without a run, BRA,CHN,MEX,NGA,NZL)."
+            help="Comma-separated culture codes (default: the culture set shared by the most backbones of RUN; "
+            "without RUN, the paper's five, BRA,CHN,MEX,NGA,NZL)."
         ),
     ] = None,
     backbones: BackbonesOpt = None,
     strict_complete: StrictCompleteOpt = False,
-    format: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
-    mode: ModeOpt = Mode.faithful,
+    format: FormatOpt = Format.table,
+    human: HumanDataOpt = None,
     round: Annotated[int, typer.Option(help="Interaction round to score (0 = static answers).")] = 0,
+    survey_name: SurveyOpt = None,
     items: ItemsOpt = None,
     reference: ReferenceOpt = None,
     cultures_file: CulturesFileOpt = None,
+    mode: ModeOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
     """Alignment (eq. 2), Diversity_P (eq. 4) and Diversity_S (eq. 5) per backbone, beside humans.
 
@@ -79,20 +97,21 @@ def evaluate(
     from culturescope.methods.beyond_alignment.coverage import default_cultures
     from culturescope.methods.beyond_alignment.score import evaluate_responses, human_reference
 
-    survey = load_survey_options(items, reference, cultures_file)
+    reading, format = human_data(human, mode), output_format(format, json_)
+    survey = load_survey_options(items, reference, cultures_file, survey_name)
     scores: list[SystemScore] = []
     if run is not None:
         _, responses = load_runs([run], backbones)
         chosen = survey.resolve_cultures(cultures, default_cultures(responses[responses["round"] == round]))
-        scores, coverage = evaluate_responses(responses, survey, chosen, mode.value, round, strict_complete)
+        scores, coverage = evaluate_responses(responses, survey, chosen, reading, round, strict_complete)
         note_left_out(coverage.left_out, coverage.partial)
         if not scores:
             raise CulturescopeError(f"no backbone of {run} has responses for all of the chosen cultures")
     else:
         chosen = survey.resolve_cultures(cultures, PAPER_CULTURES)
-    print_scores(scores, human_reference(survey, chosen, mode.value), format, mode.value)
+    print_scores(scores, human_reference(survey, chosen, reading), format, reading)
     if format is Format.table:
-        print_published(scores, chosen, mode.value)
+        print_published(scores, chosen, reading)
 
 
 @commands.command(rich_help_panel="Runs")
@@ -114,18 +133,12 @@ def run(
             "base_url/api_key_env/decoding; see docs/backends.md)."
         ),
     ] = None,
-    cultures: Annotated[
-        Optional[str], typer.Option(help="Comma-separated culture codes (default: BRA,CHN,MEX,NGA,NZL).")
-    ] = None,
-    mode: Annotated[
-        Optional[str],
-        typer.Option(
-            help="Answer modes, comma-separated: sample (text, parsed \\boxed{n}) "
-            "and/or probs (option distribution, answer = argmax) (default: sample)."
-        ),
-    ] = None,
+    cultures: PaperCulturesOpt = None,
+    answer_mode: AnswerModeOpt = None,
     samples: Annotated[Optional[int], typer.Option(help="Samples per agent and item (default: 1).")] = None,
-    limit: Annotated[Optional[int], typer.Option(help="Only the first N items, for a quick look.")] = None,
+    limit: LimitOpt = None,
+    only: OnlyOpt = None,
+    per_dimension: PerDimensionOpt = None,
     out_dir: Annotated[
         Optional[Path],
         typer.Option(
@@ -171,18 +184,24 @@ def run(
             "--temperature, --max-tokens and --seed apply after it. See docs/backends.md."
         ),
     ] = None,
-    format: Annotated[Format, typer.Option("--format", help="Format of the final table.")] = Format.table,
+    human: HumanDataOpt = None,
+    format: FormatOpt = Format.table,
+    survey_name: SurveyOpt = None,
     items: ItemsOpt = None,
     reference: ReferenceOpt = None,
     cultures_file: CulturesFileOpt = None,
+    mode: AnswerModeOldOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
     """Agents of each culture answer every survey item (paper prompt, Appendix A.1); then the scores.
 
     Examples:
 
-      culturescope run --mode sample,probs                 # embedded model, 5 cultures × 223 items
+      culturescope run --answer-mode sample,probs          # embedded model, 5 cultures × 223 items
 
       culturescope run -b openai:gpt-4o-mini --limit 20    # a hosted model, first 20 items
+
+      culturescope run -b scripted:culture --only Q1,Q57   # chosen items (or --per-dimension 1)
 
       culturescope run --config experiment.yaml
 
@@ -191,7 +210,8 @@ def run(
     from culturescope.methods.beyond_alignment.run import Experiment, load_experiment
     from culturescope.methods.beyond_alignment.score import evaluate_responses, human_reference, status_counts
 
-    survey = load_survey_options(items, reference, cultures_file)
+    modes, format = answer_modes(answer_mode, mode), output_format(format, json_)
+    survey = load_survey_options(items, reference, cultures_file, survey_name)
     settings = load_experiment(config) if config else {}
     specs = settings.get("backbones") or [BackboneSpec.parse(b) for b in (backbone or ["embedded"])]
     if config and backbone:
@@ -207,9 +227,12 @@ def run(
     experiment = Experiment(
         backbones=specs,
         cultures=survey.resolve_cultures(cultures or settings.get("cultures"), PAPER_CULTURES),
-        modes=[m.strip() for m in mode.split(",")] if mode else settings.get("modes", ["sample"]),
+        modes=modes or settings.get("modes", ["sample"]),
         samples=samples or settings.get("samples", 1),
         limit=limit or settings.get("limit"),
+        item_ids=item_selection(
+            survey, only or settings.get("only"), per_dimension or settings.get("per_dimension")
+        ),
         rounds=rounds if rounds is not None else settings.get("rounds", 0),
         show=show or settings.get("show", "raw"),
         preset=preset,
@@ -220,22 +243,23 @@ def run(
         err.print(escape(f"preset {preset}: {line}"), highlight=False)
     result = _execute(experiment, survey, out_dir, cache, err)
     responses = result.responses()
+    reading = human_data(human, None)
     print_scores(
-        evaluate_responses(responses, survey, experiment.cultures)[0],
-        human_reference(survey, experiment.cultures),
+        evaluate_responses(responses, survey, experiment.cultures, reading)[0],
+        human_reference(survey, experiment.cultures, reading),
         format,
-        "faithful",
+        reading,
     )
     if format is Format.table:
         failures = status_counts(responses)
         failed = [c for c in failures.columns if c not in ("backbone", "mode", "culture", "ok", "out_of_range")]
         if failed:
             totals = failures.groupby(["backbone", "mode"])[failed].sum()
-            for (name, answer_mode), row in totals.iterrows():
+            for (name, answered_as), row in totals.iterrows():
                 if row.sum():
                     out_str = ", ".join(f"{k} {v}" for k, v in row.items() if v)
                     err.print(
-                        escape(f"unparsed answers, {name} [{answer_mode}]: {out_str} (raw text kept in {out_dir})"),
+                        escape(f"unparsed answers, {name} [{answered_as}]: {out_str} (raw text kept in {out_dir})"),
                         highlight=False,
                     )
 
@@ -243,7 +267,10 @@ def run(
 @commands.command("import", rich_help_panel="Runs")
 def import_(
     source: Annotated[Path, typer.Argument(help="Directory of the reference implementation's outputs (see --kind).")],
-    dest: Annotated[Path, typer.Argument(help="New run directory to create.")],
+    dest: Annotated[
+        Optional[Path], typer.Argument(hidden=True, help="Deprecated: the run directory; use --out.")
+    ] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="The new run directory to create.")] = None,
     strict_complete: Annotated[
         bool,
         typer.Option(
@@ -263,6 +290,7 @@ def import_(
             "ballot files."
         ),
     ] = "static",
+    survey_name: SurveyOpt = None,
     items: ItemsOpt = None,
     reference: ReferenceOpt = None,
     cultures_file: CulturesFileOpt = None,
@@ -270,11 +298,16 @@ def import_(
     """Import the outputs of the Beyond-Alignment reference implementation into a run.
 
     Backbone = {model}, culture = {CULTURE}; each line's raw 'response' is kept and parsed
-    (\\boxed{n}). Then score it with: culturescope evaluate DEST
+    (\\boxed{n}). Then score it with: culturescope evaluate OUT
+
+    Example: culturescope import outputs/wvs_evaluation --out runs/static
     """
     from culturescope.methods.beyond_alignment.importers import import_reference_outputs
 
-    survey = load_survey_options(items, reference, cultures_file)
+    dest = renamed(out_dir, dest, "import SOURCE DEST", "--out", "import SOURCE --out DEST")
+    if dest is None:
+        raise CulturescopeError("give the run directory to create: culturescope import SOURCE --out DIR")
+    survey = load_survey_options(items, reference, cultures_file, survey_name)
     if skip_bad_lines:
         Console(stderr=True).print("--skip-bad-lines is deprecated: importing the good lines is now the default")
     run, report = import_reference_outputs(source, dest, survey, strict_complete, kind)
@@ -288,19 +321,24 @@ def import_(
 
 @commands.command(rich_help_panel="Runs")
 def exposure(
-    backbone: Annotated[
-        Optional[list[str]], typer.Option("--backbone", "-b", help="Repeatable; as for `run` (default: embedded).")
-    ] = None,
-    cultures: Annotated[
-        Optional[str], typer.Option(help="Comma-separated culture codes (default: BRA,CHN,MEX,NGA,NZL).")
-    ] = None,
+    backbone: BackboneOpt = None,
+    cultures: PaperCulturesOpt = None,
     rounds: Annotated[int, typer.Option(help="Rounds after round 0 (paper: 5).")] = 5,
-    mode: Annotated[str, typer.Option(help="Answer mode: sample or probs.")] = "sample",
+    answer_mode: AnswerModeOpt = None,
     show: Annotated[str, typer.Option(help="What agents see of the others: raw (reply text) or answer.")] = "raw",
-    limit: Annotated[Optional[int], typer.Option(help="Only the first N items.")] = None,
+    limit: LimitOpt = None,
+    only: OnlyOpt = None,
+    per_dimension: PerDimensionOpt = None,
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run directory; rerun to resume.")] = None,
     cache: Annotated[Optional[Path], typer.Option(help="Request cache (SQLite).")] = None,
-    json_: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    human: HumanDataOpt = None,
+    format: FormatOpt = Format.table,
+    survey_name: SurveyOpt = None,
+    items: ItemsOpt = None,
+    reference: ReferenceOpt = None,
+    cultures_file: CulturesFileOpt = None,
+    mode: AnswerModeOldOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
     """Multi-round social exposure (§6): each round, agents see the others' previous answers.
 
@@ -309,16 +347,18 @@ def exposure(
     """
     from culturescope.methods.beyond_alignment.run import Experiment
 
-    survey = wvs7()
+    modes, format = answer_modes(answer_mode, mode), output_format(format, json_)
+    survey = load_survey_options(items, reference, cultures_file, survey_name)
     experiment = Experiment(
         backbones=[BackboneSpec.parse(b) for b in (backbone or ["embedded"])],
         cultures=survey.resolve_cultures(cultures, PAPER_CULTURES),
-        modes=[mode],
+        modes=modes or ["sample"],
         limit=limit,
+        item_ids=item_selection(survey, only, per_dimension),
         rounds=rounds,
         show=show,
     )
     out_dir = out_dir or experiment.default_dir(survey)
     err = Console(stderr=True, soft_wrap=True)
     result = _execute(experiment, survey, out_dir, cache, err)
-    print_dynamics(result.responses(), survey, None, "faithful", json_)
+    print_dynamics(result.responses(), survey, None, human_data(human, None), format)

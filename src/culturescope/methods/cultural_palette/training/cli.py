@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from culturescope.backends import BackboneSpec
-from culturescope.cli.options import resumable, split_names
+from culturescope.cli.options import parse_roles, renamed, resumable, split_names
 from culturescope.errors import CulturescopeError
 from culturescope.methods.cultural_palette.agents import CONTINENTS
 from culturescope.methods.cultural_palette.cli import palette_app
@@ -26,9 +26,19 @@ def _say(text: str) -> None:
 
 @palette_app.command("synthesize", rich_help_panel=TRAINING)
 def synthesize_cmd(
-    generator: Annotated[
-        str, typer.Option("--generator", "-g", help="The backbone that writes the data (the paper: GPT-4o).")
-    ] = "embedded",
+    backbone: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--backbone",
+            "-b",
+            help="Repeatable: the generator, the backbone that writes the data, as for `run` (the paper: GPT-4o; "
+            "default: embedded). Several write one after another, each into its own directory.",
+        ),
+    ] = None,
+    role: Annotated[
+        Optional[list[str]],
+        typer.Option("--role", metavar="NAME=SPEC", help="generator=SPEC: the same as -b SPEC."),
+    ] = None,
     queries: Annotated[
         Optional[Path],
         typer.Option(
@@ -36,7 +46,9 @@ def synthesize_cmd(
             "questions)."
         ),
     ] = None,
-    limit: Annotated[Optional[int], typer.Option(help="Use only the first N queries.")] = None,
+    limit: Annotated[
+        Optional[int], typer.Option(help="Use only the first N queries (queries here, not survey items).")
+    ] = None,
     max_tokens: Annotated[
         int,
         typer.Option(
@@ -45,9 +57,17 @@ def synthesize_cmd(
         ),
     ] = 256,
     out_dir: Annotated[
-        Optional[Path], typer.Option("--out", help="Output directory (default: runs/pentachromatic-<generator>).")
+        Optional[Path],
+        typer.Option(
+            "--out",
+            help="Output directory (default: runs/pentachromatic-<generator>; with several generators, "
+            "OUT/<generator>).",
+        ),
     ] = None,
     cache: Annotated[Optional[Path], typer.Option(help="Request cache (SQLite).")] = None,
+    generator: Annotated[
+        Optional[str], typer.Option("--generator", "-g", hidden=True, help="Deprecated: use -b or --role generator=.")
+    ] = None,
 ) -> None:
     """Synthesize the Pentachromatic data and its ORPO preference pairs (§3, Appendix A.1).
 
@@ -66,17 +86,40 @@ def synthesize_cmd(
         synthesize,
     )
 
-    spec = BackboneSpec.parse(generator)
+    given = parse_roles(role, ["generator"], "palette synthesize").get("generator")
+    if given and backbone:
+        raise CulturescopeError("give the generator with -b or with --role generator=, not both")
+    old = renamed(None, generator, "--generator/-g", "-b", f"-b {generator}")
+    generators = backbone or [given or old or "embedded"]
     chosen = load_queries(queries)[:limit]
-    out_dir = out_dir or Path("runs") / f"pentachromatic-{spec.name.replace('/', '_')}"
-    _say(f"synthesizing {len(chosen)} queries × {len(CONTINENTS)} continents into {out_dir}")
-    synthesis = Synthesis(spec, chosen, max_tokens=max_tokens)
-    records = resumable("record", out_dir, lambda: synthesize(synthesis, out_dir, RequestCache(cache), err))
-    pairs = read_jsonl(out_dir / PAIRS)
-    _say(f"{len(records)} records, {len(pairs)} preference pairs: {out_dir / PAIRS}")
-    capped = sum(len(r.get("capped", ())) for r in records)
-    if capped:
-        _say(f"{capped} of {3 * len(records)} steps reached --max-tokens {max_tokens} and were cut there")
+    for generator_spec in generators:
+        spec = BackboneSpec.parse(generator_spec)
+        name = spec.name.replace("/", "_")
+        target = (
+            (out_dir / name if len(generators) > 1 else out_dir) if out_dir else Path("runs") / f"pentachromatic-{name}"
+        )
+        _say(f"synthesizing {len(chosen)} queries × {len(CONTINENTS)} continents into {target}")
+        synthesis = Synthesis(spec, chosen, max_tokens=max_tokens)
+        records = resumable("record", target, lambda: synthesize(synthesis, target, RequestCache(cache), err))
+        pairs = read_jsonl(target / PAIRS)
+        _say(f"{len(records)} records, {len(pairs)} preference pairs: {target / PAIRS}")
+        capped = sum(len(r.get("capped", ())) for r in records)
+        if capped:
+            _say(f"{capped} of {3 * len(records)} steps reached --max-tokens {max_tokens} and were cut there")
+
+
+def _base_path(source: str) -> str:
+    """The base model as base_checkpoint takes it: 'embedded' or a path; the spec spellings embedded:PATH
+    and transformers:PATH name a path too, and a served model is refused."""
+    provider, sep, rest = source.partition(":")
+    if sep and provider in ("embedded", "transformers"):
+        return rest
+    if sep and provider in ("openai", "anthropic", "scripted"):
+        raise CulturescopeError(
+            f"--role base={source}: training needs the weights on disk; give 'embedded', a GGUF file or a local "
+            "model directory"
+        )
+    return source
 
 
 def _pairs(data: Path) -> list[dict]:
@@ -92,9 +135,16 @@ def _pairs(data: Path) -> list[dict]:
 @palette_app.command("train", rich_help_panel=TRAINING)
 def train_cmd(
     data: Annotated[Path, typer.Argument(help="The synthesis directory (or its pairs.jsonl).")],
-    base: Annotated[
-        str, typer.Option(help="Start from: 'embedded' (dequantized once), a GGUF file or a local model directory.")
-    ] = "embedded",
+    role: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--role",
+            metavar="NAME=SPEC",
+            help="base=MODEL: the model training starts from: embedded (default; the embedded model, dequantized "
+            "once), a GGUF file or a local Hugging Face model directory (also spelled embedded:PATH.gguf, "
+            "transformers:PATH). Training needs weights on disk, so a served model (openai:...) is no base.",
+        ),
+    ] = None,
     models: Annotated[
         str, typer.Option(help="Comma-separated models: continents and/or 'joint' (the Joint baseline).")
     ] = ",".join(CONTINENTS),
@@ -116,13 +166,14 @@ def train_cmd(
     lora_alpha: Annotated[int, typer.Option(help="LoRA alpha (MS-Swift's default: 32).")] = 32,
     save_steps: Annotated[int, typer.Option(help="Checkpoint every N steps (a stopped run resumes there).")] = 50,
     seed: Annotated[int, typer.Option(help="Seed of initialization, data order and dropout.")] = 0,
+    base: Annotated[Optional[str], typer.Option(hidden=True, help="Deprecated: use --role base=MODEL.")] = None,
 ) -> None:
     """Train the continent models with ORPO (§4.1, Appendix B).
 
     TRL's ORPO trainer, one model per continent (and the Joint baseline), each into OUT/<model>. A stopped
     training resumes from its last checkpoint when the same command is run again; finished models are kept.
 
-    Example: culturescope palette train runs/pentachromatic --models Africa,America,Asia,Europe,Oceania,joint
+    Example: culturescope palette train runs/pentachromatic --role base=embedded --models Africa,Asia,joint
     """
     from culturescope.methods.cultural_palette.training.orpo import (
         MODELS,
@@ -132,6 +183,8 @@ def train_cmd(
         train,
     )
 
+    given = parse_roles(role, ["base"], "palette train").get("base")
+    source = renamed(given, base, "--base", "--role base=MODEL", f"--role base={base}")
     chosen = split_names(models)
     bad = sorted(set(chosen) - set(MODELS))
     if bad or not chosen:
@@ -150,7 +203,7 @@ def train_cmd(
         save_steps=save_steps,
         seed=seed,
     )
-    start = base_checkpoint(base, out_dir)
+    start = base_checkpoint(_base_path(source or "embedded"), out_dir)
     for model in chosen:
         _say(f"{model}: {'already trained' if is_trained(out_dir, model) else 'training'} → {out_dir / model}")
         resumable("checkpoint", out_dir, lambda: train(model, start, pairs, out_dir, settings))
@@ -168,7 +221,7 @@ def merge_cmd(
 
     Each into WORKSPACE/<method>. MoErges (eq. 1): the continent models' FFN layers as experts, gates from
     continent-name prompts. Merged models are local model directories: `palette run --trained WORKSPACE`
-    uses WORKSPACE/moe as the meta agent, `--meta transformers:WORKSPACE/ties` another one.
+    uses WORKSPACE/moe as the meta agent, `--role meta=transformers:WORKSPACE/ties` another one.
 
     Example: culturescope palette merge runs/palette-models --method moe
     """

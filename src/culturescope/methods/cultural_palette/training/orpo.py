@@ -51,7 +51,9 @@ def base_checkpoint(source: str, workspace: Path) -> Path:
             raise CulturescopeError(f"{path} is not a Hugging Face model directory (no config.json)")
         base = path
     elif path.suffix != ".gguf" or not path.is_file():
-        raise CulturescopeError(f"--base takes 'embedded', a GGUF file or a local model directory; got {source!r}")
+        raise CulturescopeError(
+            f"the base model (--role base=MODEL) is 'embedded', a GGUF file or a local model directory; got {source!r}"
+        )
     else:
         base = _dequantized(path, workspace / "base")
     workspace.mkdir(parents=True, exist_ok=True)
