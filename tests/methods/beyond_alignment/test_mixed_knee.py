@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from culturescope.methods.beyond_alignment.analyses.mixed import mixed_backbones
-from loop_metrics import as_dicts, loop_diversity
+from helpers.loop_metrics import as_dicts, loop_diversity
 
 
 def loop_alignment(S: np.ndarray, mu: np.ndarray, delta: np.ndarray) -> float:

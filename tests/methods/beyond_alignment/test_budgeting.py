@@ -5,15 +5,15 @@ import math
 
 import pytest
 
-from clitools import cli, env_with
 from culturescope.engine.store import Run
 from culturescope.methods.beyond_alignment.analyses.subsets import subsets
 from culturescope.methods.beyond_alignment.budgeting import Ballot, ballot_messages, funded, parse_ballot, summarize
 from culturescope.methods.beyond_alignment.importers import import_reference_outputs
 from culturescope.metrics import agreement as metrics
 from culturescope.survey import budgeting_projects, wvs7
-from servers import ScriptedServer, chat_completion
-from synthetic import synthetic_answers, write_reference_outputs
+from helpers.clitools import cli, env_with
+from helpers.servers import ScriptedServer, chat_completion
+from helpers.synthetic import synthetic_answers, write_reference_outputs
 
 IDS = set(range(1, 14))
 

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from browser import render
-from clitools import cli as run_cli
 from culturescope.survey import wvs7
-from synthetic import synthetic_answers, write_reference_outputs
+from helpers.browser import render
+from helpers.clitools import cli as run_cli
+from helpers.synthetic import synthetic_answers, write_reference_outputs
 
 CULTURES = ["BRA", "CHN", "MEX", "NGA", "NZL", "DEU", "IND"]
 NAMES = ["alpha", "beta", "gamma"]

@@ -10,12 +10,11 @@ import sys
 import pytest
 from scipy import stats
 
-from browser import render
-from clitools import cli, env_with
 from culturescope.engine.store import Run
 from culturescope.survey import wvs7
-from servers import ScriptedServer, chat_completion
-from test_runs import wait_for_lines
+from helpers.browser import render
+from helpers.clitools import cli, env_with, wait_for_lines
+from helpers.servers import ScriptedServer, chat_completion
 
 ANSWER = "Answer: 2. Rather important.\nExplanation: Family matters. More words."
 CLEANED = "Answer: 2. Rather important.\nExplanation: Family matters."

@@ -13,7 +13,7 @@ from culturescope.backends.openai_compat import OpenAICompatible, codes_from_log
 from culturescope.backends.scoring import log_softmax
 from culturescope.methods.beyond_alignment.static import answer_prefix, persona_messages
 from culturescope.survey import wvs7
-from servers import ScriptedServer, chat_completion
+from helpers.servers import ScriptedServer, chat_completion
 
 MESSAGES = [
     {"role": "system", "content": "You are a respondent from Brazil."},

@@ -6,8 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from clitools import cli as run_cli
-from clitools import env_with
 from culturescope.backends.base import Decoding
 from culturescope.backends.embedded import Embedded, default_model_path
 from culturescope.backends.scoring import log_softmax, normalize
@@ -15,6 +13,8 @@ from culturescope.backends.transformers_backend import Transformers
 from culturescope.methods.beyond_alignment.static import answer_prefix, persona_messages
 from culturescope.methods.def_simulation.respondents import citizen_prompt
 from culturescope.survey import wvs7
+from helpers.clitools import cli as run_cli
+from helpers.clitools import env_with
 
 
 @pytest.fixture(scope="module")

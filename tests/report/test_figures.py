@@ -19,7 +19,7 @@ from culturescope.metrics import agreement as metrics
 from culturescope.report import ReportOptions
 from culturescope.report.plotkit import PAPER_SHADES, backbone_color
 from culturescope.survey import PAPER_CULTURES, wvs7
-from synthetic import synthetic_answers, write_reference_outputs
+from helpers.synthetic import synthetic_answers, write_reference_outputs
 
 PAPER = list(PAPER_SHADES)  # the paper's 18 backbones
 

@@ -9,14 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clitools import cli, env_with
 from culturescope.engine.store import Run
 from culturescope.methods.beyond_alignment.analyses.dynamics import drift, dynamics
 from culturescope.methods.beyond_alignment.exposure import round_requests
 from culturescope.methods.beyond_alignment.importers import import_reference_outputs
 from culturescope.survey import wvs7
-from test_import_evaluate import majority_text, write_model
-from test_runs import lines, wait_for_lines
+from helpers.clitools import cli, env_with, lines, wait_for_lines
+from helpers.reference_outputs import majority_text, write_model
 
 CULTURES = ["BRA", "CHN", "MEX"]
 

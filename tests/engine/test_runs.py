@@ -5,15 +5,14 @@ import json
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
-from clitools import cli, env_with
 from culturescope.backends.embedded import default_model_path
 from culturescope.engine.cache import RequestCache
 from culturescope.engine.store import Run
-from servers import LlamaServer, ScriptedServer, chat_completion, free_port
+from helpers.clitools import cli, env_with, lines, wait_for_lines
+from helpers.servers import LlamaServer, ScriptedServer, chat_completion, free_port
 
 KEY = ["system", "backbone", "mode", "agent", "item", "round", "sample"]
 
@@ -23,18 +22,6 @@ def assert_exactly_once(run_dir, expected):
     assert len(table) == expected, table.groupby(KEY).size().max()
     assert not table.duplicated(KEY).any()
     return table
-
-
-def lines(path):
-    return path.read_text().count("\n") if path.exists() else 0
-
-
-def wait_for_lines(path, n, proc, timeout=300):
-    deadline = time.time() + timeout
-    while lines(path) < n:
-        assert proc.poll() is None, proc.communicate()
-        assert time.time() < deadline
-        time.sleep(0.05)
 
 
 def test_embedded_run_both_modes_then_resume_is_a_no_op(tmp_path):

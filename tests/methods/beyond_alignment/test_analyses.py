@@ -7,15 +7,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clitools import cli
 from culturescope.methods.beyond_alignment.analyses.landscape import Landscape, landscape
 from culturescope.methods.beyond_alignment.analyses.mixed import mixed_backbones, pareto_front
 from culturescope.methods.beyond_alignment.analyses.subsets import max_by_size, subsets
 from culturescope.methods.beyond_alignment.analyses.uncertainty import bootstrap
 from culturescope.metrics import agreement as metrics
 from culturescope.survey import PAPER_CULTURES, wvs7
-from loop_metrics import as_dicts, loop_distance, loop_diversity
-from synthetic import synthetic_answers, write_reference_outputs
+from helpers.clitools import cli
+from helpers.loop_metrics import as_dicts, loop_distance, loop_diversity
+from helpers.synthetic import synthetic_answers, write_reference_outputs
 
 
 def random_system(rng, B, N, K, holes=0.1):

@@ -6,12 +6,12 @@ import json
 import pytest
 import yaml
 
-from clitools import cli, env_with
 from culturescope.backends import BackboneSpec
 from culturescope.backends.presets import apply_preset
 from culturescope.engine.store import Run
 from culturescope.errors import CulturescopeError
-from servers import ScriptedServer
+from helpers.clitools import cli, env_with
+from helpers.servers import ScriptedServer
 
 # The paper, §4: API models at temperature 1.0 and top_p 1.0; the Qwen and Llama series at 0.6 (the
 # reference runs: top_p 0.95, thinking off, no output cap). None = not sent.

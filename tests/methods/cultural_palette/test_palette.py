@@ -10,14 +10,14 @@ import pandas as pd
 import pytest
 from scipy.spatial.distance import jensenshannon
 
-from clitools import cli, env_with
 from culturescope.engine.store import Run
 from culturescope.errors import CulturescopeError
 from culturescope.methods.cultural_palette.agents import CONTINENTS, JOINT, METHODS, label, read_community
 from culturescope.methods.cultural_palette.score import alignment_table
 from culturescope.metrics.distribution import s_align
 from culturescope.survey import wvs7
-from servers import ScriptedServer
+from helpers.clitools import cli, env_with
+from helpers.servers import ScriptedServer
 
 
 def test_s_align_by_hand():

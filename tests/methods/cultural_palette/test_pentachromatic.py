@@ -5,7 +5,6 @@ import json
 
 import pytest
 
-from clitools import cli, env_with
 from culturescope.backends import BackboneSpec
 from culturescope.engine.cache import RequestCache
 from culturescope.errors import CulturescopeError
@@ -21,7 +20,8 @@ from culturescope.methods.cultural_palette.training.synthesis import (
     read_jsonl,
     synthesize,
 )
-from servers import ScriptedServer
+from helpers.clitools import cli, env_with
+from helpers.servers import ScriptedServer
 
 
 def records_for(queries, continents=CONTINENTS):

@@ -7,13 +7,13 @@ import json
 import numpy as np
 import pytest
 
-from clitools import cli
 from culturescope.engine.extract import parse_boxed
 from culturescope.engine.store import Run
 from culturescope.methods.beyond_alignment.importers import import_reference_outputs
 from culturescope.methods.beyond_alignment.score import answer_matrix, read_answers
 from culturescope.metrics import agreement as metrics
 from culturescope.survey import wvs7
+from helpers.clitools import cli
 
 # reply, (answer, status) faithful, (answer, status) strict; four options
 CASES = [

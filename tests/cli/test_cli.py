@@ -8,14 +8,14 @@ import sys
 
 import pytest
 
-from clitools import cli as run_cli
-from clitools import env_with
 from culturescope.backends import BackboneSpec
 from culturescope.engine.prompts import prompts
 from culturescope.engine.rundir import digest
 from culturescope.engine.store import Run
 from culturescope.survey import wvs7
-from test_import_evaluate import majority_text, write_model
+from helpers.clitools import cli as run_cli
+from helpers.clitools import env_with
+from helpers.reference_outputs import majority_text, write_model
 
 
 def cli(*args, env=None):

@@ -11,7 +11,6 @@ from anthropic.types import Message
 from anthropic.types.message_create_params import MessageCreateParamsNonStreaming
 from pydantic import TypeAdapter
 
-from clitools import cli, env_with
 from culturescope.backends.base import Decoding
 from culturescope.backends.embedded import Embedded
 from culturescope.engine.cache import RequestCache
@@ -20,7 +19,8 @@ from culturescope.engine.store import Run
 from culturescope.methods.def_simulation.respondents import citizen_prompt
 from culturescope.metrics.distribution import diversity_score
 from culturescope.survey import wvs7
-from servers import ScriptedServer
+from helpers.clitools import cli, env_with
+from helpers.servers import ScriptedServer
 
 ANTHROPIC_PARAMS = TypeAdapter(MessageCreateParamsNonStreaming)
 

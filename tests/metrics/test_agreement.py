@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from scipy.sparse.csgraph import minimum_spanning_tree
 
 from culturescope.metrics import agreement as metrics
-from loop_metrics import as_dicts, loop_diversity
+from helpers.loop_metrics import as_dicts, loop_diversity
 
 nan = np.nan
 R10 = math.sqrt(10)

@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pytest
 
-from clitools import cli
 from culturescope.errors import CulturescopeError
 from culturescope.methods.beyond_alignment.analyses.dynamics import exposure_dynamics, round_one_change
 from culturescope.methods.beyond_alignment.coverage import default_cultures
@@ -15,7 +14,8 @@ from culturescope.methods.beyond_alignment.importers import import_reference_out
 from culturescope.methods.beyond_alignment.score import evaluate_responses
 from culturescope.metrics import agreement as metrics
 from culturescope.survey import PAPER_CULTURES, wvs7
-from published_layout import ALL, ALL_ROUNDS, ROUND_ONE, SHORT_BALLOTS, make_published
+from helpers.clitools import cli
+from helpers.published_layout import ALL, ALL_ROUNDS, ROUND_ONE, SHORT_BALLOTS, make_published
 
 FIVE = [ALL.index(c) for c in PAPER_CULTURES]
 

@@ -9,13 +9,13 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from clitools import cli, env_with
 from culturescope.engine.store import Run
 from culturescope.errors import CulturescopeError
 from culturescope.methods.cultural_palette.agents import CONTINENTS
 from culturescope.methods.cultural_palette.training.merging import gate_prompts
 from culturescope.methods.cultural_palette.training.orpo import OrpoSettings, base_checkpoint, train
 from culturescope.methods.cultural_palette.training.synthesis import PAIRS, preference_pairs, write_jsonl
+from helpers.clitools import cli, env_with
 
 pytestmark = pytest.mark.train
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from culturescope.survey import PAPER_CULTURES, wvs7
-from synthetic import synthetic_answers
+from helpers.synthetic import synthetic_answers
 
 ALL = [c.code for c in wvs7().cultures]
 TWELVE = PAPER_CULTURES + ["AUS", "CAN", "DEU", "GBR", "IND", "USA", "RUS"]

@@ -1,0 +1,1 @@
+"""What the tests share: fixtures shaped like the real data, servers, the browser, oracles."""
