@@ -1,11 +1,8 @@
-"""What every command shares: the apps, options, survey loading, output."""
+"""Options every command shares (one grammar: docs/design.md), loading surveys and runs. Heavy libraries
+are imported inside the functions that use them, so that ``culturescope --help`` stays fast."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import sys
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Callable, Optional
@@ -17,20 +14,12 @@ from rich.markup import escape
 from culturescope.errors import CulturescopeError
 from culturescope.survey import Survey, load_survey, open_survey
 
-# Heavy libraries (pandas, numpy, the analyses) are imported inside the functions that use them, so
-# that building the command tree (``culturescope --help``) stays fast; see docs/design.md.
 if TYPE_CHECKING:
     import pandas as pd
 
     from culturescope.engine.store import Run
-    from culturescope.methods.beyond_alignment.score import SystemScore
 
-out = Console(width=None if sys.stdout.isatty() else 120)  # piped output: wide enough for every column
-
-
-def deprecated(old: str, new: str) -> None:
-    """One stderr line: the old spelling still works for this release; ``new`` is the one to use."""
-    typer.echo(f"{old} is deprecated; use {new}", err=True)
+from culturescope.cli.output import deprecated
 
 
 def renamed(new_value, old_value, old: str, new: str, shown: str | None = None):
@@ -49,12 +38,6 @@ class Mode(str, Enum):
     strict = "strict"
 
 
-class Format(str, Enum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-
-
 ItemsOpt = Annotated[
     Optional[Path],
     typer.Option(
@@ -64,16 +47,22 @@ ItemsOpt = Annotated[
         rich_help_panel="Survey",
     ),
 ]
+
+
 ReferenceOpt = Annotated[
     Optional[Path],
     typer.Option("--reference", help="Human answer shares for --items (JSON or CSV).", rich_help_panel="Survey"),
 ]
+
+
 CulturesFileOpt = Annotated[
     Optional[Path],
     typer.Option(
         "--cultures-file", help="Culture table for --items (default: the WVS-7 countries).", rich_help_panel="Survey"
     ),
 ]
+
+
 SurveyOpt = Annotated[
     Optional[str],
     typer.Option(
@@ -84,6 +73,8 @@ SurveyOpt = Annotated[
         rich_help_panel="Survey",
     ),
 ]
+
+
 HumanDataOpt = Annotated[
     Optional[Mode],
     typer.Option(
@@ -93,6 +84,8 @@ HumanDataOpt = Annotated[
         "replies tolerantly (\\boxed{4.}, \\boxed{$3$}). See docs/data.md.",
     ),
 ]
+
+
 ModeOpt = Annotated[Optional[Mode], typer.Option("--mode", hidden=True, help="Deprecated: use --human-data.")]
 
 
@@ -111,6 +104,8 @@ AnswerModeOpt = Annotated[
         "distribution, answer = argmax) (default: sample).",
     ),
 ]
+
+
 AnswerModeOldOpt = Annotated[Optional[str], typer.Option("--mode", hidden=True, help="Deprecated: use --answer-mode.")]
 
 
@@ -118,18 +113,6 @@ def answer_modes(value: str | None, old: str | None) -> list[str] | None:
     """The answer modes of --answer-mode (or the deprecated --mode); None: not given."""
     chosen = renamed(value, old, "--mode", "--answer-mode", f"--answer-mode {old}")
     return split_names(chosen) if chosen is not None else None
-
-
-FormatOpt = Annotated[Format, typer.Option("--format", help="How results are printed: table, json or csv.")]
-JsonOpt = Annotated[bool, typer.Option("--json", hidden=True, help="Deprecated: use --format json.")]
-
-
-def output_format(fmt: Format, json_: bool) -> Format:
-    """--format, or json from the deprecated --json."""
-    if json_:
-        deprecated("--json", "--format json")
-        return Format.json
-    return fmt
 
 
 BackboneOpt = Annotated[
@@ -140,6 +123,8 @@ BackboneOpt = Annotated[
         help="Repeatable: each backbone runs in turn. A spec as for `culturescope run` (default: embedded).",
     ),
 ]
+
+
 def parse_roles(values: list[str] | None, known: list[str], command: str) -> dict[str, str]:
     """--role NAME=SPEC values, by role (spelled as ``known`` spells it, any case); one clear error for an
     unknown role, a missing SPEC or a role given twice."""
@@ -166,12 +151,16 @@ LimitOpt = Annotated[
         rich_help_panel="Items",
     ),
 ]
+
+
 OnlyOpt = Annotated[
     Optional[str],
     typer.Option(
         "--only", metavar="IDS", help="Comma-separated item ids to ask (default: all).", rich_help_panel="Items"
     ),
 ]
+
+
 PerDimensionOpt = Annotated[
     Optional[int],
     typer.Option("--per-dimension", help="Only the first N items of each value dimension.", rich_help_panel="Items"),
@@ -206,77 +195,15 @@ def load_survey_options(
     return load_survey(items, reference, cultures_file)
 
 
-def print_scores(scores: list[SystemScore], human: SystemScore, fmt: Format, mode: str) -> None:
-    """The scores of ``evaluate`` and ``run``, the human reference last. JSON keeps ``systems`` and
-    ``human_reference`` (the rows split as before) beside the common title, rows and notes."""
-    rows = [s.as_row() for s in scores] + [human.as_row()]
-    systems = ", ".join(sorted({s.system for s in scores})) or "none"
-    title = f"Alignment and diversity (×100; systems: {systems}; human data: {mode})"
-    extra = {"mode": mode, "cultures": list(human.answered), "systems": rows[:-1], "human_reference": rows[-1]}
-    shown = [
-        {
-            "backbone": s.label,
-            "answers": s.mode,
-            "samples": s.samples,
-            "Alignment": row["alignment"],
-            "Diversity_P": row["diversity_p"],
-            "Diversity_S": row["diversity_s"],
-        }
-        for s, row in zip(scores + [human], rows)
-    ]
-    emit(rows, title, fmt, shown=shown, extra=extra)
-    if fmt is Format.table:
-        counts = [
-            {"backbone": s.label, "answers": s.mode, **{c: f"{s.answered[c]}/{s.responses[c]}" for c in s.answered}}
-            for s in scores + [human]
-        ]
-        emit(counts, "answers scored / responses, per culture", fmt)
-
-
-def print_published(scores: list[SystemScore], cultures: list[str], mode: str) -> None:
-    """The paper's 18 published single-backbone systems, marked as such, and where each scored system
-    lands among them; only when the scores are comparable (the paper's five cultures, faithful)."""
-    import numpy as np
-
-    from culturescope.methods.beyond_alignment.published import applies, landing, published_systems
-
-    if not applies(cultures, mode):
-        return
-    table = published_systems()
-    paper = {row.backbone: row for row in table.itertuples()}
-    rows = [
-        {
-            "published backbone": row.backbone,
-            "Alignment": row.alignment,
-            "Diversity_P": row.diversity_p,
-            "Diversity_S": row.diversity_s,
-        }
-        for row in table.itertuples()
-    ]
-    lines = []
-    for s in scores:
-        a, p, q = (float("nan") if np.isnan(x) else 100 * x for x in (s.alignment, s.diversity_p, s.diversity_s))
-        if np.isnan(p):
-            continue
-        line = f"{s.label} [{s.mode}]: {landing(a, p)}"
-        if s.label in paper:
-            ref = paper[s.label]
-            diffs = (a - ref.alignment, p - ref.diversity_p, q - ref.diversity_s)
-            line += "; ours − published: " + " / ".join(f"{x:+.2f}" for x in diffs)
-        lines.append(line)
-    emit(
-        rows,
-        "Published: Beyond Alignment, Table 1 (×100; BRA, CHN, MEX, NGA, NZL) — reference points",
-        Format.table,
-        lines,
-    )
-
-
 RunsArg = Annotated[list[Path], typer.Argument(help="One or more run directories.")]
+
+
 CulturesOpt = Annotated[
     Optional[str],
     typer.Option(help="Comma-separated culture codes (default: the culture set shared by the most systems of RUNS)."),
 ]
+
+
 PaperCulturesOpt = Annotated[
     Optional[str],
     typer.Option(help="Comma-separated culture codes (default: the paper's five, BRA,CHN,MEX,NGA,NZL)."),
@@ -290,6 +217,8 @@ BackbonesOpt = Annotated[
         help="Comma-separated backbone names or shell-style patterns, e.g. 'gpt-*,claude-opus-4.7' (default: all).",
     ),
 ]
+
+
 StrictCompleteOpt = Annotated[
     bool,
     typer.Option(
@@ -335,192 +264,9 @@ def run_cultures(responses: pd.DataFrame, cultures: str | None, survey: Survey) 
     return survey.resolve_cultures(cultures, default_cultures(responses))
 
 
-def systems_of(
-    runs: list[Path],
-    cultures: str | None,
-    mode: str,
-    survey: Survey,
-    backbones: str | None = None,
-    strict: bool = False,
-):
-    """The runs, their cultures and the answer arrays of the single-backbone systems complete for them."""
-    from culturescope.methods.beyond_alignment.analyses.landscape import system_answers
-
-    opened, responses = load_runs(runs, backbones)
-    chosen = run_cultures(responses, cultures, survey)
-    systems, left_out = system_answers(responses, survey, chosen, mode, strict=strict)
-    note_left_out(left_out)
-    return opened, chosen, systems
-
-
-def note_left_out(lines: list[str], partial: list[str] = ()) -> None:
-    """One stderr line for each system or round left out, and for each scored on fewer items."""
-    err = Console(stderr=True, soft_wrap=True, highlight=False)
-    for line in dict.fromkeys(lines):  # a system of several runs is named once
-        err.print(escape(f"left out: {line}"))
-    for line in dict.fromkeys(partial):
-        err.print(escape(f"partial: {line}"))
-
-
 def split_names(text: str) -> list[str]:
     """A comma-separated list of names, blanks dropped."""
     return [n.strip() for n in text.split(",") if n.strip()]
-
-
-def _plain(value):
-    """A value as JSON has it: NaN becomes null, nested lists and dicts likewise."""
-    if isinstance(value, float) and value != value:
-        return None
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _cell(value) -> str:
-    """A CSV cell: empty for a missing value, JSON for a nested one."""
-    value = _plain(value)
-    if value is None:
-        return ""
-    return json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value)
-
-
-def emit(
-    rows: list[dict],
-    title: str,
-    fmt: Format | bool,
-    notes: list[str] = (),
-    *,
-    shown: list[dict] | None = None,
-    extra: dict | None = None,
-) -> None:
-    """The one way a command prints results (``--format``). table: a rich table of ``shown`` (the rows as
-    people read them; default ``rows``), numbers to two decimals and a missing value as —, the notes under
-    it; json: one document ``{"title", "rows", "notes", **extra}`` with NaN as null; csv: a header (every
-    column any row has) and one line per row, nested values as JSON, and the notes on stderr so that
-    stdout holds the table alone. A bool ``fmt`` (this function's former ``as_json``) means json or table."""
-    if isinstance(fmt, bool):
-        fmt = Format.json if fmt else Format.table
-    if fmt is Format.json:
-        document = {"title": title, "rows": rows, "notes": list(notes), **(extra or {})}
-        print(json.dumps(_plain(document), indent=2))
-        return
-    if fmt is Format.csv:
-        columns = list(dict.fromkeys(k for row in rows for k in row))
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        if columns:
-            writer.writerow(columns)
-        writer.writerows([_cell(row.get(k)) for k in columns] for row in rows)
-        print(buf.getvalue(), end="")
-        for note in notes:
-            typer.echo(f"note: {note}", err=True)
-        return
-    from rich.table import Table
-
-    shown = rows if shown is None else shown
-    if not shown:
-        out.print(escape(f"{title}: nothing to show"), highlight=False)
-    else:
-        table = Table(title=escape(title))
-        columns = list(dict.fromkeys(k for row in shown for k in row))
-        first = {k: next((row[k] for row in shown if row.get(k) is not None), None) for k in columns}
-        for col in columns:
-            numeric = isinstance(first[col], (int, float)) and not isinstance(first[col], bool)
-            table.add_column(escape(str(col)), justify="right" if numeric else "left")
-        for row in shown:
-            table.add_row(*(_shown(row.get(k)) for k in columns))
-        out.print(table)
-    for note in notes:
-        out.print(escape(note), highlight=False)
-
-
-def emit_tables(tables: list[tuple[str, list[dict], list[str]]], title: str, fmt: Format) -> None:
-    """Several (title, rows, notes) tables of one command: as tables, one after another; as JSON or CSV,
-    one document, so that it parses: a single table as ``emit`` prints it, several as one whose rows
-    start with ``table`` (the title of theirs) and whose notes are prefixed with it."""
-    if fmt is Format.table or len(tables) == 1:
-        for name, rows, notes in tables:
-            emit(rows, name, fmt, notes)
-        return
-    rows = [{"table": name, **row} for name, part, _ in tables for row in part]
-    emit(rows, title, fmt, [f"{name}: {note}" for name, _, notes in tables for note in notes])
-
-
-def _shown(value) -> str:
-    if value is None or (isinstance(value, float) and value != value):
-        return "—"
-    return f"{value:.2f}" if isinstance(value, float) else escape(str(value))
-
-
-PerItemOpt = Annotated[
-    Optional[str],
-    typer.Option("--per-item", help="Comma-separated systems whose per-question (D_q, A_q) to show (Fig. 1 right)."),
-]
-
-
-def chosen_systems(names: str, systems: dict) -> list[str]:
-    from culturescope.methods.beyond_alignment.analyses.landscape import select_systems
-
-    return select_systems(split_names(names), systems)
-
-
-def culture_distances(runs: list[Path], system: str, cultures: str | None, mode: str, survey: Survey):
-    """One system's cultures, by default every culture it answered (the paper's §5.3 uses all 19, not
-    only those every system answered), and the distances between its culture agents and the humans'."""
-    from culturescope.methods.beyond_alignment.analyses.landscape import select_systems
-    from culturescope.methods.beyond_alignment.analyses.subsets import culture_distances as subset_distances
-    from culturescope.methods.beyond_alignment.analyses.subsets import own_cultures
-
-    _, responses = load_runs(runs)
-    own = own_cultures(responses, survey)
-    (name,) = select_systems([system], own)
-    rows, answered = own[name]
-    chosen = survey.resolve_cultures(cultures, answered)
-    return (chosen, *subset_distances(rows, survey, chosen, mode))
-
-
-def print_dynamics(
-    responses: pd.DataFrame, survey: Survey, cultures: str | None, mode: str, fmt: Format, strict: bool = False
-) -> None:
-    import numpy as np
-
-    from culturescope.methods.beyond_alignment.analyses.dynamics import exposure_dynamics, round_one_change
-    from culturescope.methods.beyond_alignment.exposure import SYSTEM as EXPOSURE
-
-    exposed = responses[responses["system"] == EXPOSURE]
-    if exposed.empty:
-        raise CulturescopeError("no exposure responses in these runs; make them with: culturescope run --rounds 5")
-    chosen = run_cultures(exposed, cultures, survey)
-    result, left_out = exposure_dynamics(responses, survey, chosen, mode, strict)
-    note_left_out(left_out)
-    rows = [
-        {
-            "system": label,
-            "round": int(r),
-            "alignment": 100 * a,
-            "diversity_p": 100 * p,
-            "diversity_s": 100 * q,
-            "ΔD": 100 * dd,
-            "ΔA": 100 * da,
-            "mean drift": 100 * float(np.nanmean(dr)),
-        }
-        for label, dyn in result.items()
-        for r, a, p, q, dd, da, dr in zip(
-            dyn.rounds, dyn.alignment, dyn.diversity_p, dyn.diversity_s, dyn.delta_d, dyn.delta_a, dyn.drift
-        )
-    ]
-    notes = []
-    fig4 = round_one_change(result)
-    if fig4:
-        change, full = fig4
-        last = int(result[full[0]].rounds.max())
-        notes.append(
-            f"Fig. 4: mean round-1 ΔD_P over the {len(full)} systems with rounds 0–{last} = {100 * change:+.2f} "
-            f"({', '.join(full)})"
-        )
-    emit(rows, f"Social exposure dynamics (×100), cultures {','.join(chosen)}", fmt, notes)
 
 
 def item_selection(

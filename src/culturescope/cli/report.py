@@ -13,7 +13,6 @@ from culturescope.cli.options import (
     HumanDataOpt,
     ItemsOpt,
     ModeOpt,
-    PerItemOpt,
     ReferenceOpt,
     RunsArg,
     StrictCompleteOpt,
@@ -21,12 +20,12 @@ from culturescope.cli.options import (
     human_data,
     load_runs,
     load_survey_options,
-    note_left_out,
-    out,
     renamed,
     run_cultures,
     split_names,
 )
+from culturescope.cli.output import note_left_out, out
+from culturescope.methods.beyond_alignment.cli.common import PerItemOpt
 
 commands = typer.Typer()
 

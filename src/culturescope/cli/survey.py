@@ -8,20 +8,15 @@ from rich.markup import escape
 
 from culturescope.cli.options import (
     CulturesFileOpt,
-    Format,
-    FormatOpt,
     HumanDataOpt,
     ItemsOpt,
-    JsonOpt,
     ModeOpt,
     ReferenceOpt,
     SurveyOpt,
-    emit,
     human_data,
     load_survey_options,
-    out,
-    output_format,
 )
+from culturescope.cli.output import Format, FormatOpt, JsonOpt, emit, out, output_format
 
 commands = typer.Typer()
 survey_app = typer.Typer(help="Explore the survey: items, options, human answers.", no_args_is_help=True)

@@ -13,27 +13,22 @@ from culturescope.backends import BackboneSpec
 from culturescope.cli.options import (
     AnsweredCulturesOpt,
     CulturesFileOpt,
-    Format,
-    FormatOpt,
     ItemsOpt,
-    JsonOpt,
     LimitOpt,
     OnlyOpt,
     PerDimensionOpt,
     ReferenceOpt,
     RunsArg,
     SurveyOpt,
-    deprecated,
-    emit,
     item_selection,
     load_answers,
     load_survey_options,
-    output_format,
     parse_roles,
     renamed,
     resumable,
     split_names,
 )
+from culturescope.cli.output import Format, FormatOpt, JsonOpt, deprecated, emit, output_format
 from culturescope.errors import CulturescopeError
 from culturescope.methods.cultural_palette.agents import CONTINENTS, JOINT, METHODS
 from culturescope.metrics import S_ALIGN_JS

@@ -10,29 +10,27 @@ from culturescope.cli.options import (
     BackbonesOpt,
     CulturesFileOpt,
     CulturesOpt,
-    Format,
-    FormatOpt,
     HumanDataOpt,
     ItemsOpt,
-    JsonOpt,
     ModeOpt,
-    PerItemOpt,
     ReferenceOpt,
     RunsArg,
     StrictCompleteOpt,
     SurveyOpt,
-    chosen_systems,
-    culture_distances,
-    emit,
     human_data,
     load_runs,
     load_survey_options,
-    output_format,
+)
+from culturescope.cli.output import Format, FormatOpt, JsonOpt, emit, output_format
+from culturescope.errors import CulturescopeError
+from culturescope.methods.beyond_alignment.cli import analyze_app
+from culturescope.methods.beyond_alignment.cli.common import (
+    PerItemOpt,
+    chosen_systems,
+    culture_distances,
     print_dynamics,
     systems_of,
 )
-from culturescope.errors import CulturescopeError
-from culturescope.methods.beyond_alignment.cli import analyze_app
 
 # The analyses (numpy, scipy, pandas) are imported in the commands that use them.
 

@@ -12,23 +12,19 @@ from culturescope.cli.options import (
     BackboneOpt,
     BackbonesOpt,
     CulturesFileOpt,
-    Format,
-    FormatOpt,
     ItemsOpt,
-    JsonOpt,
     PaperCulturesOpt,
     ReferenceOpt,
     RunsArg,
     SurveyOpt,
-    culture_distances,
-    emit_tables,
     load_runs,
     load_survey_options,
-    output_format,
     resumable,
 )
+from culturescope.cli.output import Format, FormatOpt, JsonOpt, emit_tables, output_format
 from culturescope.errors import CulturescopeError
 from culturescope.methods.beyond_alignment.cli import analyze_app, commands
+from culturescope.methods.beyond_alignment.cli.common import culture_distances
 from culturescope.survey import PAPER_CULTURES, budgeting_projects
 
 # The method's modules (pandas, numpy, the engine) are imported in the commands that use them.

@@ -16,11 +16,8 @@ from culturescope.cli.options import (
     BackboneOpt,
     BackbonesOpt,
     CulturesFileOpt,
-    Format,
-    FormatOpt,
     HumanDataOpt,
     ItemsOpt,
-    JsonOpt,
     LimitOpt,
     ModeOpt,
     OnlyOpt,
@@ -34,17 +31,13 @@ from culturescope.cli.options import (
     item_selection,
     load_runs,
     load_survey_options,
-    note_left_out,
-    out,
-    output_format,
-    print_dynamics,
-    print_published,
-    print_scores,
     renamed,
     resumable,
 )
+from culturescope.cli.output import Format, FormatOpt, JsonOpt, note_left_out, out, output_format
 from culturescope.errors import CulturescopeError
 from culturescope.methods.beyond_alignment.cli import commands
+from culturescope.methods.beyond_alignment.cli.common import print_dynamics, print_published, print_scores
 from culturescope.survey import PAPER_CULTURES, Survey
 
 # The method's modules (pandas, numpy, the engine) are imported in the commands that use them.
@@ -230,9 +223,7 @@ def run(
         modes=modes or settings.get("modes", ["sample"]),
         samples=samples or settings.get("samples", 1),
         limit=limit or settings.get("limit"),
-        item_ids=item_selection(
-            survey, only or settings.get("only"), per_dimension or settings.get("per_dimension")
-        ),
+        item_ids=item_selection(survey, only or settings.get("only"), per_dimension or settings.get("per_dimension")),
         rounds=rounds if rounds is not None else settings.get("rounds", 0),
         show=show or settings.get("show", "raw"),
         preset=preset,
