@@ -44,33 +44,29 @@ def test_read_community():
 
 
 def test_alignment_table_by_hand():
+    """Items are averaged per country, a continent is the mean of its countries, "Avg." the mean over
+    countries. USA answers two items and CAN and NGA one, so each of these means differs from the mean
+    of the continents and from the mean over every (country, item)."""
     survey = wvs7()
-    h_usa = np.array([survey.human_shares("USA", "Q1").get(c, 0) for c in (1, 2, 3, 4)])
-    h_nga = np.array([survey.human_shares("NGA", "Q1").get(c, 0) for c in (1, 2, 3, 4)])
-    gen = [0.4, 0.3, 0.2, 0.1]
-    rows = [
-        dict(
-            backbone="m",
-            system="vanilla",
-            culture=c,
-            agent=c,
-            item="Q1",
-            sample=0,
-            mode="probs",
-            round=0,
-            answer=1,
-            probs=gen,
-            raw="",
-            status="ok",
-        )
-        for c in ("USA", "NGA")
-    ]
-    (row,) = alignment_table(pd.DataFrame(rows), survey, ["USA", "NGA"])
-    usa = s_align(np.array(gen), h_usa / h_usa.sum())
-    nga = s_align(np.array(gen), h_nga / h_nga.sum())
-    assert row["USA"] == pytest.approx(usa) and row["NGA"] == pytest.approx(nga)
-    assert row["America"] == pytest.approx(usa) and row["Africa"] == pytest.approx(nga)
-    assert row["Avg."] == pytest.approx((usa + nga) / 2)
+    gen = {"Q1": [0.4, 0.3, 0.2, 0.1], "Q2": [0.1, 0.2, 0.3, 0.4]}
+    asked = {"USA": ["Q1", "Q2"], "CAN": ["Q1"], "NGA": ["Q1"]}
+    base = dict(backbone="m", system="vanilla", sample=0, mode="probs", round=0, answer=1, raw="", status="ok")
+    rows = [base | dict(culture=c, agent=c, item=i, probs=gen[i]) for c, items in asked.items() for i in items]
+
+    def by_scipy(culture, item):  # a second route: scipy's JS distance (nats) squared, shares as shipped
+        shares = survey.human_shares(culture, item)
+        return 100 * (1 - jensenshannon(gen[item], [shares.get(c, 0) for c in (1, 2, 3, 4)]) ** 2)
+
+    usa = (by_scipy("USA", "Q1") + by_scipy("USA", "Q2")) / 2
+    can, nga = by_scipy("CAN", "Q1"), by_scipy("NGA", "Q1")
+    (row,) = alignment_table(pd.DataFrame(rows), survey, ["USA", "CAN", "NGA"])
+    assert row["USA"] == pytest.approx(usa) and row["CAN"] == pytest.approx(can) and row["NGA"] == pytest.approx(nga)
+    assert row["America"] == pytest.approx((usa + can) / 2) and row["Africa"] == pytest.approx(nga)
+    assert row["Avg."] == pytest.approx((usa + can + nga) / 3)
+    # the three averages this test tells apart really are different numbers
+    pooled = (by_scipy("USA", "Q1") + by_scipy("USA", "Q2") + can + nga) / 4
+    assert abs(row["Avg."] - ((usa + can) / 2 + nga) / 2) > 0.1 and abs(row["Avg."] - pooled) > 0.1
+    assert abs(row["America"] - (by_scipy("USA", "Q1") + by_scipy("USA", "Q2") + can) / 3) > 0.1
 
 
 ZERO_CODED = "Q119 Q122 Q123 Q124 Q125 Q126 Q127 Q128 Q129 Q241 Q242 Q243 Q244 Q245 Q246 Q247 Q248 Q249".split()
