@@ -13,9 +13,10 @@ culturescope), timed wall-clock, best of --repeats. Measured in the same run:
 
 Each is printed with its ratio to the baseline and to the 1.7 s that issue 15 measured; the target
 is 0.3 s. CPU seconds (user + system of the subprocess) are printed too: on a busy machine they vary
-less than wall time. Compiled bytecode is kept in a temporary directory (PYTHONPYCACHEPREFIX, even
-where PYTHONDONTWRITEBYTECODE is set) and each case runs once untimed first, so every case starts as
-an installed package does, from compiled modules.
+less than wall time. The cases take turns, one run of each per round, so a change in the machine's
+load falls on all of them alike. Compiled bytecode is kept in a temporary directory
+(PYTHONPYCACHEPREFIX, even where PYTHONDONTWRITEBYTECODE is set) and one untimed round runs first, so
+every case starts as an installed package does, from compiled modules.
 
     python benchmarks/cli.py [--repeats 7]
 """
@@ -78,20 +79,16 @@ app(sys.argv[1:])"""
 COMMANDS = ((), ("run",), ("evaluate",), ("analyze", "landscape"), ("simulate", "run"), ("palette", "run"), ("report",))
 
 
-def timed(args: list[str], repeats: int, env: dict[str, str]) -> tuple[float, float]:
-    """Best wall time and best CPU time (user + system) of ``python ARGS`` over ``repeats`` runs, after
-    one untimed run."""
-    walls, cpus = [], []
-    for _ in range(repeats + 1):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        done = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env)
-        walls.append(time.perf_counter() - start)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-        if done.returncode != 0 or "Usage" not in done.stdout:
-            raise SystemExit(f"python {' '.join(args)} failed:\n{done.stderr}")
-    return min(walls[1:]), min(cpus[1:])
+def timed(args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall time and CPU time (user + system) of one ``python ARGS``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0 or "Usage" not in done.stdout:
+        raise SystemExit(f"python {' '.join(args)} failed:\n{done.stderr}")
+    return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
 
 
 def main() -> None:
@@ -107,7 +104,10 @@ def main() -> None:
     cases |= {f"culturescope {' '.join(c + ('--help',))}": ["-m", "culturescope", *c, "--help"] for c in COMMANDS}
     with tempfile.TemporaryDirectory() as cache:
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"} | {"PYTHONPYCACHEPREFIX": cache}
-        times = {name: timed(argv, args.repeats, env) for name, argv in cases.items()}
+        for argv in cases.values():
+            timed(argv, env)
+        rounds = [{name: timed(argv, env) for name, argv in cases.items()} for _ in range(args.repeats)]
+    times = {name: (min(r[name][0] for r in rounds), min(r[name][1] for r in rounds)) for name in cases}
     base = times["baseline: eager imports, --help"][0]
 
     print(f"best of {args.repeats}; target {TARGET:.1f} s; issue 15 measured {ISSUE:.1f} s before")
