@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from culturescope import registry
 from culturescope.errors import CulturescopeError
+from culturescope.survey import open_survey
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,12 +29,6 @@ if TYPE_CHECKING:
     from culturescope.survey import Survey
 
 SCORE_COLUMNS = ["method", "system", "backbone", "mode", "round", "culture", "metric", "value"]
-
-
-def _survey(survey: str | Path | Survey | None) -> Survey:
-    from culturescope.survey import open_survey
-
-    return open_survey(survey)
 
 
 def _backbone(value: str | BackboneSpec | Backend) -> tuple[BackboneSpec, Backend | None]:
@@ -90,7 +85,7 @@ def load_run(*paths: str | Path, survey: str | Path | Survey | None = None) -> R
 
     if not paths:
         raise CulturescopeError("load_run needs at least one run directory")
-    return Results([Run.open(p) for p in paths], _survey(survey))
+    return Results([Run.open(p) for p in paths], open_survey(survey))
 
 
 def score(
@@ -101,7 +96,7 @@ def score(
     systems (rows of an unclaimed system are scored by the majority, as Beyond Alignment's agents)."""
     import pandas as pd
 
-    survey = _survey(survey)
+    survey = open_survey(survey)
     owner = responses["system"].map(lambda s: registry.method_for(s).name)
     frames = []
     for method in registry.methods().values():
@@ -140,7 +135,7 @@ def run(
     from culturescope.methods.beyond_alignment.run import Experiment, execute
     from culturescope.survey import PAPER_CULTURES
 
-    survey = _survey(survey)
+    survey = open_survey(survey)
     chosen = [_backbone(b) for b in ([backbones] if isinstance(backbones, str) else backbones)]
     experiment = Experiment(
         backbones=[spec for spec, _ in chosen],
