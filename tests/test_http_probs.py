@@ -412,3 +412,72 @@ def test_probs_run_over_http_stores_how_each_distribution_was_read(tmp_path, lla
     # A second run is answered from the cache, trace included.
     again = execute(experiment, wvs7(), tmp_path / "run2", cache).responses()
     assert list(again["trace"]) == list(table["trace"])
+
+
+def completion(logprobs):
+    return {
+        "id": "cmpl-1",
+        "object": "text_completion",
+        "created": 0,
+        "model": "m",
+        "choices": [{"index": 0, "text": "2", "logprobs": logprobs, "finish_reason": "length"}],
+        "usage": {"prompt_tokens": 50, "completion_tokens": 1, "total_tokens": 51},
+    }
+
+
+LEGACY = {  # vLLM, SGLang, llama-cpp-python: OpenAI's legacy completions shape
+    "text_offset": [120],
+    "token_logprobs": [math.log(0.5)],
+    "tokens": ["2"],
+    "top_logprobs": [{"2": math.log(0.5), "1": math.log(0.3), "The": math.log(0.1)}],
+}
+CHAT_SHAPED = {  # llama.cpp's llama-server answers /v1/completions in the chat completions' shape
+    "content": [
+        {
+            "id": 17,
+            "token": "2",
+            "logprob": math.log(0.5),
+            "bytes": [50],
+            "top_logprobs": [
+                {"id": 17, "token": "2", "logprob": math.log(0.5), "bytes": [50]},
+                {"id": 16, "token": "1", "logprob": math.log(0.3), "bytes": [49]},
+                {"id": 504, "token": "The", "logprob": math.log(0.1), "bytes": [84, 104, 101]},
+            ],
+        }
+    ]
+}
+
+
+@pytest.mark.parametrize("logprobs", [LEGACY, CHAT_SHAPED], ids=["legacy", "chat-shaped"])
+def test_completions_route_request_and_both_response_shapes(tmp_path, logprobs):
+    template = tmp_path / "t.jinja"
+    template.write_text("{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}[assistant] ")
+
+    def respond(body, n):
+        if body["logprobs"] > 20:
+            return 400, {"error": {"message": "logprobs must be at most 20", "type": "invalid_request_error"}}
+        return 200, completion(logprobs)
+
+    server = ScriptedServer([], respond=respond)
+    try:
+        backend = OpenAICompatible("m", base_url=server.url + "/v1", chat_template=template)
+        probs, _, trace = run(backend.option_probs([{"role": "user", "content": "Q?"}], PREFIX, 3))
+    finally:
+        server.close()
+    np.testing.assert_allclose(probs, [0.3 / 0.8, 0.5 / 0.8, 0])
+    assert trace == {
+        "probs_route": "completions",
+        "observed_mass": 0.8,
+        "top_k": 20,
+        "below_top_k": {"3": pytest.approx(0.1)},
+    }
+    sent = [r["json"] for r in server.requests]
+    assert [r["path"] for r in server.requests] == ["/v1/completions"] * 2
+    assert sent[1] == {
+        "model": "m",
+        "prompt": "[user] Q?\n[assistant] \\boxed{",
+        "max_tokens": 1,
+        "logprobs": 20,
+        "temperature": 0.0,
+    }
+    assert sent[0] == sent[1] | {"logprobs": 1000}  # asked wide first; refused, then 20

@@ -171,15 +171,23 @@ class OpenAICompatible:
                 self._client.completions.create, prompt=prompt, max_tokens=1, logprobs=k, temperature=0.0
             )
         lp = resp.choices[0].logprobs if resp.choices else None
-        if lp is None or not lp.top_logprobs or lp.top_logprobs[0] is None:
-            raise BackendError(
-                f"{self.id}: /completions returned no logprobs; the completions route needs a server that "
-                "returns them for a raw prompt (vLLM, SGLang, llama.cpp)"
-            )
-        top = dict(lp.top_logprobs[0])
-        if lp.tokens and lp.token_logprobs and lp.token_logprobs[0] is not None:
-            top.setdefault(lp.tokens[0], lp.token_logprobs[0])
-        return top
+        if lp is not None and lp.top_logprobs and lp.top_logprobs[0] is not None:  # the legacy shape
+            top = dict(lp.top_logprobs[0])
+            if lp.tokens and lp.token_logprobs and lp.token_logprobs[0] is not None:
+                top.setdefault(lp.tokens[0], lp.token_logprobs[0])
+            return top
+        content = getattr(lp, "content", None) if lp is not None else None
+        if content:  # the chat shape, which llama.cpp's llama-server also gives for completions
+            first = content[0] if isinstance(content[0], dict) else content[0].model_dump()
+            top = {}
+            for alt in first.get("top_logprobs") or []:
+                top.setdefault(alt["token"], alt["logprob"])
+            top.setdefault(first["token"], first["logprob"])
+            return top
+        raise BackendError(
+            f"{self.id}: /completions returned no logprobs; the completions route needs a server that "
+            "returns them for a raw prompt (vLLM, SGLang, llama.cpp)"
+        )
 
     async def prefill_top(self, messages: Messages, prefill: str, k: int = TOP_LOGPROBS) -> dict[str, float]:
         """Top ``k`` log-probabilities of the token that continues an assistant message ``prefill``
