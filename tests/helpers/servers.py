@@ -46,7 +46,8 @@ def chat_completion(content: str) -> dict:
 
 class ScriptedServer:
     """Answers request n with ``script[n]`` (the last entry repeats): (status, body, headers); or, with
-    ``respond``, with a chat completion of ``respond(request_json, n)``."""
+    ``respond``, with a chat completion of ``respond(request_json, n)`` (or the (status, body) it
+    returns)."""
 
     def __init__(self, script: list[tuple[int, dict, dict]], respond=None):
         self.script = script
@@ -63,7 +64,9 @@ class ScriptedServer:
                     )
                     n = len(outer.requests)
                 if respond:
-                    status, payload, headers = 200, chat_completion(respond(body, n)), {}
+                    answer = respond(body, n)  # reply text, or (status, body) for any other answer
+                    status, payload = answer if isinstance(answer, tuple) else (200, chat_completion(answer))
+                    headers = {}
                 else:
                     status, payload, headers = outer.script[min(len(outer.requests), len(outer.script)) - 1]
                 data = json.dumps(payload).encode()

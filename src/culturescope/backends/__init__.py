@@ -18,7 +18,9 @@ class BackboneSpec:
     """One backbone of an experiment. Unset decoding values take the paper's defaults: temperature
     1.0 for API models and 0.6 for open models (the embedded model, local servers), top_p 1.0.
     ``max_tokens`` 0 is no cap; ``top_p`` None is not sent (both for OpenAI-compatible servers; see
-    :class:`Decoding`); ``thinking`` sets a chat template's thinking switch (Qwen3)."""
+    :class:`Decoding`); ``thinking`` sets a chat template's thinking switch (Qwen3). ``chat_template``
+    (OpenAI-compatible servers): a GGUF file or Jinja template file culturescope renders prompts with
+    to read exact option probabilities through ``/v1/completions`` (``backends/openai_compat.py``)."""
 
     name: str
     provider: str
@@ -32,10 +34,16 @@ class BackboneSpec:
     concurrency: int | None = None
     max_retries: int = 6
     thinking: bool | None = None
+    chat_template: str | None = None
 
     def __post_init__(self) -> None:
         if self.provider == "openai":
             return
+        if self.chat_template is not None:
+            raise CulturescopeError(
+                f"backbone {self.name}: chat_template is for OpenAI-compatible servers (provider openai); "
+                f"the {self.provider} backend renders its own"
+            )
         if self.max_tokens == 0 and self.provider in ("anthropic", "transformers"):
             raise CulturescopeError(
                 f"backbone {self.name}: the {self.provider} backend needs an output cap (max_tokens > 0)"
@@ -140,7 +148,12 @@ def _openai(spec: BackboneSpec) -> Backend:
     from culturescope.backends.openai_compat import OpenAICompatible
 
     return OpenAICompatible(
-        spec.model, spec.base_url, spec.api_key_env, concurrency=spec.concurrency or 8, max_retries=spec.max_retries
+        spec.model,
+        spec.base_url,
+        spec.api_key_env,
+        concurrency=spec.concurrency or 8,
+        max_retries=spec.max_retries,
+        chat_template=spec.chat_template,
     )
 
 

@@ -67,9 +67,11 @@ class Backend(Protocol):
 
     async def option_probs(
         self, messages: Messages, prefix: str, n_options: int
-    ) -> tuple[np.ndarray | None, str | None]:
+    ) -> tuple[np.ndarray | None, str | None] | tuple[np.ndarray | None, str | None, dict | None]:
         """P(code) for codes 1..n_options when the reply starts with ``prefix`` (sums to 1), or None with
-        the text the backend wrote instead where it could not read a distribution."""
+        the text the backend wrote instead where it could not read a distribution. A third element, where
+        given, says how the distribution was read (route, observed mass, codes below the top-k with their
+        bound) and is stored in the row's ``trace``."""
 
 
 def decodes_greedily(backend: Backend, decoding: Decoding) -> bool:

@@ -4,24 +4,39 @@ Transient failures (429, 5xx, timeouts, refused connections) are retried with ex
 and full jitter, honouring ``Retry-After``; any other 4xx ends the run with the server's message.
 The API key is read from the environment variable named in the config and never leaves this object.
 
-Option probabilities use the server's ``logprobs``/``top_logprobs``: at the token right after
-``\\boxed{`` in the reply, each code's probability is read from the top alternatives; a code of two
-digits whose first digit was generated (``1`` for 10 or 11) takes its second digit from the next
-position. Codes outside the top alternatives get probability 0.
+Option probabilities (``backends/http_probs.py`` reads them from the server's top log-probabilities,
+by the definition of ``backends/scoring.py``) come by the first of three routes that works:
+
+- ``completions``: with a ``chat_template`` (a GGUF file or a Jinja file), culturescope renders the
+  prompt itself (messages, the assistant's header, the answer prefix) and asks ``/v1/completions`` for
+  one token with ``logprobs`` (vLLM, SGLang, llama.cpp's servers);
+- ``prefill``: the messages end with an assistant message holding the answer prefix, which the server
+  continues (``continue_final_message: true, add_generation_prompt: false``: vLLM, SGLang). Whether a
+  server does is found by one probe request per backend (a count to continue, ``1,2,3,4,5,6,``: a
+  server that continues answers ``7``; one that opens a new assistant turn does not);
+- ``reply`` (neither available, with a notice): read at the token after ``\\boxed{`` in the model's
+  own reply, inexact, and nothing where the reply has no box.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 import os
 import random
+from pathlib import Path
 
 import numpy as np
 
 from culturescope.backends.base import BackendError, Completion, Decoding, Messages
+from culturescope.backends.http_probs import TOP_LOGPROBS, WIDE_LOGPROBS, Scored, read_reply, score_codes
 
-TOP_LOGPROBS = 20
+#: The prefill probe: a count the server continues with "7" when it continues the final message.
+PROBE = ([{"role": "user", "content": "Count from 1 to 10, separated by commas."}], "1,2,3,4,5,6,", "7")
+REPLY_NOTICE = "inexact: read from the model's own reply (no prefill, no chat_template)"
+
+
+class ClientError(BackendError):
+    """The server refused the request (a 4xx other than 429)."""
 
 
 class OpenAICompatible:
@@ -38,6 +53,7 @@ class OpenAICompatible:
         max_retries: int = 6,
         backoff: float = 1.0,
         max_backoff: float = 60.0,
+        chat_template: str | Path | None = None,
     ):
         import openai
 
@@ -53,8 +69,19 @@ class OpenAICompatible:
         else:
             key = "not-needed"  # local servers ignore it
         self._secret = key
-        self._client = openai.AsyncOpenAI(base_url=base_url, api_key=key, max_retries=0, timeout=timeout)
+        self._connect = dict(base_url=base_url, api_key=key, max_retries=0, timeout=timeout)
         self._openai = openai
+        self.template = None
+        if chat_template is not None:
+            from culturescope.backends.chat_template import ChatTemplate
+
+            self.template = ChatTemplate.load(chat_template)
+        #: How option probabilities are read: "completions", "prefill" or "reply"; None until probed.
+        self.probs_route: str | None = "completions" if self.template else None
+        #: Part of every probs cache key: the scoring definition and the rendering.
+        self.probs_id = "top-logprobs-v2" + (f":template:{self.template.digest}" if self.template else "")
+        self._loop = None
+        self._wide_refused = False
 
     def _redact(self, text: str) -> str:
         return text.replace(self._secret, "***") if len(self._secret) > 3 else text
@@ -67,11 +94,11 @@ class OpenAICompatible:
         except ValueError:
             return None
 
-    async def _create(self, **kwargs):
+    async def _call(self, create, **kwargs):
         oa = self._openai
         for attempt in range(self.max_retries + 1):
             try:
-                return await self._client.chat.completions.create(model=self.model, **kwargs)
+                return await create(model=self.model, **kwargs)
             except (oa.RateLimitError, oa.InternalServerError, oa.APIConnectionError) as exc:
                 if attempt == self.max_retries:
                     raise BackendError(
@@ -80,7 +107,14 @@ class OpenAICompatible:
                 wait = self._retry_after(exc) or random.uniform(0, min(self.max_backoff, self.backoff * 2**attempt))
                 await asyncio.sleep(wait)
             except oa.APIStatusError as exc:
-                raise BackendError(self._redact(f"{self.id}: HTTP {exc.status_code}: {exc.message}")) from None
+                raise ClientError(self._redact(f"{self.id}: HTTP {exc.status_code}: {exc.message}")) from None
+
+    async def _create(self, **kwargs):
+        return await self._call(self._client.chat.completions.create, **kwargs)
+
+    @property
+    def _client(self):
+        return self._per_loop()[2]
 
     def request(self, decoding: Decoding, sample: int) -> dict:
         """The sampling fields of a chat request. ``top_p`` None and ``max_tokens`` None are not sent
@@ -104,39 +138,136 @@ class OpenAICompatible:
             usage.completion_tokens if usage else 0,
         )
 
-    async def option_probs(self, messages: Messages, prefix: str, n_options: int) -> tuple[np.ndarray | None, str]:
-        """(distribution or None when the reply has no readable answer position, reply text)."""
-        resp = await self._create(
-            messages=messages, temperature=0.0, max_tokens=64, logprobs=True, top_logprobs=TOP_LOGPROBS, seed=0
+    # -- option probabilities ------------------------------------------------------------------
+
+    def _per_loop(self) -> tuple[asyncio.Lock, asyncio.Semaphore, object]:
+        """The probe's lock, the bound on option-scoring requests in flight and the HTTP client, made
+        anew for each event loop: a run calls ``asyncio.run`` once per mode, and a client's kept-alive
+        connections belong to the loop that opened them."""
+        loop = asyncio.get_running_loop()
+        if self._loop is None or self._loop[0] is not loop:
+            client = self._openai.AsyncOpenAI(**self._connect)
+            self._loop = (loop, asyncio.Lock(), asyncio.Semaphore(max(1, self.concurrency)), client)
+        return self._loop[1:]
+
+    def _gates(self) -> tuple[asyncio.Lock, asyncio.Semaphore]:
+        return self._per_loop()[:2]
+
+    async def _top(self, ask) -> dict[str, float]:
+        """``ask(k)``'s alternatives: ``WIDE_LOGPROBS`` of them while the server allows it, else
+        ``TOP_LOGPROBS`` (a 4xx to the wide request says it does not: vLLM's ``--max-logprobs``, 20 by
+        default; OpenAI's limit is 20)."""
+        if not self._wide_refused:
+            try:
+                return await ask(WIDE_LOGPROBS)
+            except ClientError:
+                self._wide_refused = True
+        return await ask(TOP_LOGPROBS)
+
+    async def completion_top(self, prompt: str, k: int = TOP_LOGPROBS) -> dict[str, float]:
+        """Top ``k`` log-probabilities of the token after a raw ``prompt`` (``/v1/completions``)."""
+        async with self._gates()[1]:
+            resp = await self._call(
+                self._client.completions.create, prompt=prompt, max_tokens=1, logprobs=k, temperature=0.0
+            )
+        lp = resp.choices[0].logprobs if resp.choices else None
+        if lp is not None and lp.top_logprobs and lp.top_logprobs[0] is not None:  # the legacy shape
+            top = dict(lp.top_logprobs[0])
+            if lp.tokens and lp.token_logprobs and lp.token_logprobs[0] is not None:
+                top.setdefault(lp.tokens[0], lp.token_logprobs[0])
+            return top
+        content = getattr(lp, "content", None) if lp is not None else None
+        if content:  # the chat shape, which llama.cpp's llama-server also gives for completions
+            first = content[0] if isinstance(content[0], dict) else content[0].model_dump()
+            top = {}
+            for alt in first.get("top_logprobs") or []:
+                top.setdefault(alt["token"], alt["logprob"])
+            top.setdefault(first["token"], first["logprob"])
+            return top
+        raise BackendError(
+            f"{self.id}: /completions returned no logprobs; the completions route needs a server that "
+            "returns them for a raw prompt (vLLM, SGLang, llama.cpp)"
         )
+
+    async def prefill_top(self, messages: Messages, prefill: str, k: int = TOP_LOGPROBS) -> dict[str, float]:
+        """Top ``k`` log-probabilities of the token that continues an assistant message ``prefill``
+        (``/v1/chat/completions`` with vLLM's and SGLang's ``continue_final_message``); empty when the
+        reply carries no logprobs."""
+        async with self._gates()[1]:
+            resp = await self._create(
+                messages=[*messages, {"role": "assistant", "content": prefill}],
+                max_tokens=1,
+                logprobs=True,
+                top_logprobs=k,
+                temperature=0.0,
+                extra_body={"continue_final_message": True, "add_generation_prompt": False},
+            )
+        choice = resp.choices[0] if resp.choices else None
+        content = choice.logprobs.content if choice and choice.logprobs and choice.logprobs.content else []
+        if not content:
+            return {}
+        top: dict[str, float] = {}
+        for alt in content[0].top_logprobs or []:
+            top.setdefault(alt.token, alt.logprob)  # two tokens of one text: the likelier one
+        top.setdefault(content[0].token, content[0].logprob)
+        return top
+
+    async def route(self) -> str:
+        """The probs route of this server, probed once (see the module docstring)."""
+        if self.probs_route is None:
+            async with self._gates()[0]:
+                if self.probs_route is None:
+                    messages, prefill, expected = PROBE
+                    try:
+                        top = await self.prefill_top(messages, prefill)
+                    except ClientError:  # the server refuses the extra fields (OpenAI) or logprobs
+                        top = {}
+                    best = max(top, key=top.get) if top else None
+                    self.probs_route = "prefill" if best is not None and best.strip() == expected else "reply"
+        return self.probs_route
+
+    @property
+    def probs_notice(self) -> str | None:
+        """Said once per run when option probabilities are read the inexact way."""
+        if self.probs_route != "reply":
+            return None
+        return (
+            f"{self.id}: probs are read from the model's own reply (inexact; no distribution where it writes no "
+            "\\boxed{): the server did not continue a prefilled assistant message and the backbone has no "
+            "chat_template (docs/backends.md)"
+        )
+
+    async def option_probs(
+        self, messages: Messages, prefix: str, n_options: int
+    ) -> tuple[np.ndarray | None, str | None, dict]:
+        """(distribution or None, reply text or None, how it was read: the row's trace)."""
+        route = await self.route()
+        if route in ("completions", "prefill"):
+            if route == "completions":
+                prompt = self.template.render(messages) + prefix
+                scored = await score_codes(
+                    lambda done: self._top(lambda k: self.completion_top(prompt + done, k)), n_options
+                )
+            else:
+                scored = await score_codes(
+                    lambda done: self._top(lambda k: self.prefill_top(messages, prefix + done, k)), n_options
+                )
+            top_k = TOP_LOGPROBS if self._wide_refused else WIDE_LOGPROBS
+            return scored.probs, None, scored.trace(route) | {"top_k": top_k}
+        async with self._gates()[1]:
+            resp = await self._create(
+                messages=messages, temperature=0.0, max_tokens=64, logprobs=True, top_logprobs=TOP_LOGPROBS, seed=0
+            )
         choice = resp.choices[0]
         tokens = choice.logprobs.content if choice.logprobs and choice.logprobs.content else []
-        return codes_from_logprobs(tokens, prefix, n_options), choice.message.content or ""
+        scored = read_reply(tokens, prefix, n_options)
+        trace = {"probs_route": "reply", "notice": REPLY_NOTICE}
+        if scored is not None:
+            trace |= scored.trace("reply")
+        return None if scored is None else scored.probs, choice.message.content or "", trace
 
 
 def codes_from_logprobs(tokens, prefix: str, n_options: int) -> np.ndarray | None:
-    """Distribution over codes 1..n from the token logprobs of a reply (see module docstring)."""
-    text = ""
-    for i, tok in enumerate(tokens):
-        if text.endswith(prefix):
-            break
-        text += tok.token
-    else:
-        return None
-    codes = {str(c): c for c in range(1, n_options + 1)}
-    probs = np.zeros(n_options)
-    for alt in tokens[i].top_logprobs:
-        token = alt.token.strip()
-        if token in codes:
-            probs[codes[token] - 1] += math.exp(alt.logprob)
-    first = tokens[i].token.strip()
-    longer = [c for c in codes if c.startswith(first) and c != first]
-    if longer and first in codes and i + 1 < len(tokens):
-        # Split P(first digit) between "1}" (code 1) and "10", "11" by the next token.
-        p_first = probs[codes[first] - 1]
-        nxt = {alt.token.strip(): math.exp(alt.logprob) for alt in tokens[i + 1].top_logprobs}
-        probs[codes[first] - 1] = p_first * sum(p for t, p in nxt.items() if t.startswith("}"))
-        for code in longer:
-            probs[codes[code] - 1] += p_first * sum(p for t, p in nxt.items() if t.rstrip("}") == code[len(first) :])
-    total = probs.sum()
-    return probs / total if total > 0 else None
+    """Distribution over codes 1..n read from the token logprobs of a reply (``http_probs.read_reply``)."""
+    scored: Scored | None = read_reply(tokens, prefix, n_options)
+    return None if scored is None else scored.probs

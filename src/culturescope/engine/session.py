@@ -92,14 +92,19 @@ async def cached_chat(
 async def cached_probs(
     backend: Backend, messages: Messages, prefix: str, n_options: int, cache: RequestCache
 ) -> dict[str, Any]:
-    """``{"probs", "text"}`` of one option scoring, from the cache or the backend."""
-    key = cache.key(
-        {"backend": backend.id, "mode": "probs", "messages": messages, "prefix": prefix, "n_options": n_options}
-    )
+    """``{"probs", "text"}`` of one option scoring (and ``"trace"``, how it was read, where the backend
+    says), from the cache or the backend. A backend whose scoring is more than its ``id`` names it in
+    ``probs_id`` (the chat template an HTTP backend renders with), which joins the key."""
+    payload = {"backend": backend.id, "mode": "probs", "messages": messages, "prefix": prefix, "n_options": n_options}
+    if getattr(backend, "probs_id", None):
+        payload["scoring"] = backend.probs_id
+    key = cache.key(payload)
     value = cache.get(key)
     if value is None:
-        probs, text = await backend.option_probs(messages, prefix, n_options)
+        probs, text, *how = await backend.option_probs(messages, prefix, n_options)
         value = {"probs": None if probs is None else [float(p) for p in probs], "text": text}
+        if how and how[0]:
+            value["trace"] = how[0]
         cache.put(key, value)
     return value
 
@@ -135,6 +140,7 @@ async def _answer(
         "raw": value["text"],
         "status": status,
         "mode": mode,
+        "trace": value.get("trace") if mode == "probs" else None,
     }
 
 

@@ -143,10 +143,18 @@ def load_experiment(path: Path) -> dict[str, Any]:
     if not isinstance(backbones, list):
         raise CulturescopeError(f"{path}: 'backbones' must be a list")
     data["backbones"] = [
-        BackboneSpec.from_dict(b if isinstance(b, dict) else {}, f"{path}: backbone {n}")
+        BackboneSpec.from_dict(_relative_to(path, b) if isinstance(b, dict) else {}, f"{path}: backbone {n}")
         for n, b in enumerate(backbones, start=1)
     ]
     return data
+
+
+def _relative_to(path: Path, backbone: dict[str, Any]) -> dict[str, Any]:
+    """A backbone's ``chat_template`` path, relative to the experiment file's folder."""
+    template = backbone.get("chat_template")
+    if isinstance(template, str) and not Path(template).expanduser().is_absolute():
+        return backbone | {"chat_template": str(path.parent / template)}
+    return backbone
 
 
 def execute(
@@ -190,6 +198,8 @@ def execute(
                         experiment.show,
                     )
                 n = run_requests(backend, spec.name, todo, mode, spec.decoding(), answer_prefix(), cache, run, console)
+                if mode == "probs" and getattr(backend, "probs_notice", None) and not round:
+                    console.print(f"[yellow]notice[/]: {escape(backend.probs_notice)}", highlight=False)
                 where = f" round {round}" if experiment.rounds else ""
                 console.print(
                     escape(f"{spec.name} [{mode}]{where}: {n} new responses ({len(todo) - n} already in {out})"),
