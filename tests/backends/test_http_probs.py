@@ -24,7 +24,7 @@ from culturescope.errors import CulturescopeError
 from culturescope.methods.beyond_alignment.run import Experiment, execute, load_experiment
 from culturescope.methods.beyond_alignment.static import answer_prefix, persona_messages
 from culturescope.survey import wvs7
-from servers import LlamaServer, ScriptedServer, free_port
+from helpers.servers import LlamaServer, ScriptedServer, free_port
 
 PREFIX = answer_prefix()
 # The first item of every option count in WVS-7 (2, 3, 4, 5, 7, 8, 10 and 11 options); 10 and 11
