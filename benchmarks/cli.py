@@ -7,8 +7,8 @@ culturescope), timed wall-clock, best of --repeats. Measured in the same run:
   everything its command modules imported at module level (pandas, NumPy, scipy.stats, rich tables and
   the method modules below, which bring the rest);
 - floors: a two-command Typer app's ``--help`` and its ``run --help`` (Python, Typer and its rich
-  help; a command's help also imports the pydantic that Typer checks options with): what no command
-  line written with Typer goes under;
+  help): what no command line written with Typer goes under. culturescope requires Typer < 0.29:
+  from 0.29 on, a command's help imports pydantic, which Typer then checks options with (+0.15 s);
 - ``culturescope --help`` and a few ``culturescope <command> --help``.
 
 Each is printed with its ratio to the baseline and to the 1.7 s that issue 15 measured; the target
