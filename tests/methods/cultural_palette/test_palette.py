@@ -3,16 +3,26 @@
 
 import json
 import math
+import os
 import statistics
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.spatial.distance import jensenshannon
+from scipy.special import log_softmax, softmax
 
 from culturescope.engine.store import Run
 from culturescope.errors import CulturescopeError
-from culturescope.methods.cultural_palette.agents import CONTINENTS, JOINT, METHODS, label, read_community
+from culturescope.methods.cultural_palette.agents import (
+    CONTINENTS,
+    JOINT,
+    METHODS,
+    agent_messages,
+    final_messages,
+    label,
+    read_community,
+)
 from culturescope.methods.cultural_palette.score import alignment_table
 from culturescope.metrics.distribution import s_align
 from culturescope.survey import wvs7
@@ -260,6 +270,35 @@ def test_repeats_record_their_seeds_and_show_mean_and_sd(tmp_path):
     assert done.stdout == again.stdout
 
 
+def embedded_p_gen(cases, n_options):
+    """P_gen on the embedded model computed apart from the backend's scoring (no continuation trie, no
+    cached blocks, no normalize): llama.cpp itself evaluates each chat prompt followed by "Answer: 1"
+    (the options differ in their last token only), and the options' logits at the last position are
+    normalized over the options."""
+    from llama_cpp import Llama
+
+    from culturescope.backends.embedded import Embedded, default_model_path
+
+    path, chat = str(default_model_path()), Embedded()  # the chat template as the backend applies it
+    vocab = Llama(model_path=path, vocab_only=True, verbose=False)
+    shared = {}
+    for name, messages in cases.items():
+        text = chat.prompt_text(messages)
+        ids = [
+            vocab.tokenize(f"{text}Answer: {k}".encode(), add_bos=False, special=True) for k in range(1, n_options + 1)
+        ]
+        assert all(i[:-1] == ids[0][:-1] for i in ids)
+        shared[name] = (ids[0][:-1], [i[-1] for i in ids])
+    n_ctx = max(len(s) for s, _ in shared.values()) + 8
+    llm = Llama(model_path=path, n_ctx=n_ctx, n_threads=os.cpu_count(), logits_all=True, verbose=False)
+    out = {}
+    for name, (prompt, options) in shared.items():
+        llm.reset()
+        llm.eval(prompt)
+        out[name] = softmax(log_softmax(np.asarray(llm.scores[len(prompt) - 1], dtype=float))[options]).tolist()
+    return out
+
+
 def test_every_method_on_the_embedded_model(tmp_path):
     out = tmp_path / "run"  # Q122 is zero-coded: KEN's code 0 ("Disagree") is option 1
     done = cli("palette", "run", "--cultures", "KEN", "--only", "Q122", "--out", str(out), env=env_with(tmp_path))
@@ -279,6 +318,18 @@ def test_every_method_on_the_embedded_model(tmp_path):
         )
     probs = dict(zip(table["system"], table["probs"]))
     assert probs["palette"] == probs["palette-no-cm"]  # without a merged meta agent the two are one system
+    # P_gen itself by llama.cpp directly: the palette's after P_final with its memory, each continent
+    # agent's; distributional is their mean, MoE Kenya's continent (Africa), steerable the community chosen
+    ken, q122 = wvs7().culture("KEN"), wvs7().item("Q122")
+    traces = dict(zip(table["system"], table["trace"]))
+    cases = {c: agent_messages(c, ken, q122) for c in CONTINENTS}
+    by_hand = embedded_p_gen(cases | {"palette": final_messages(ken, q122, traces["palette"]["memory"])}, 3)
+    assert probs["palette"] == pytest.approx(by_hand["palette"], abs=1e-6)
+    assert probs["modular-distributional"] == pytest.approx(
+        np.mean([by_hand[c] for c in CONTINENTS], 0).tolist(), abs=1e-6
+    )
+    assert probs["moe"] == pytest.approx(by_hand["Africa"], abs=1e-6)
+    assert probs["modular-steerable"] == pytest.approx(by_hand[traces["modular-steerable"]["community"]], abs=1e-6)
     assert f"palette {BASE}" in done.stdout and f"palette-no-cm {BASE}" in done.stdout
     assert "S_align" in done.stdout and "modular-distributional" in done.stdout
 
