@@ -213,6 +213,6 @@ def parse_stated(text: str | None, n_options: int) -> Stated:
         if not 0 <= p <= 1:
             return Stated(None, NOT_PROBABILITY, f"option {c}: {p} is outside [0, 1]")
     total = round(sum(probs), 6)
-    if abs(total - 1) > SUM_TOLERANCE:
+    if round(abs(total - 1), 6) > SUM_TOLERANCE:
         return Stated(None, BAD_SUM, f"the probabilities sum to {total:g}, not 1 ± {SUM_TOLERANCE}")
     return Stated([p / sum(probs) for p in probs], OK)
