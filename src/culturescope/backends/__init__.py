@@ -20,7 +20,9 @@ class BackboneSpec:
     ``max_tokens`` 0 is no cap; ``top_p`` None is not sent (both for OpenAI-compatible servers; see
     :class:`Decoding`); ``thinking`` sets a chat template's thinking switch (Qwen3). ``chat_template``
     (OpenAI-compatible servers): a GGUF file or Jinja template file culturescope renders prompts with
-    to read exact option probabilities through ``/v1/completions`` (``backends/openai_compat.py``)."""
+    to read exact option probabilities through ``/v1/completions`` (``backends/openai_compat.py``).
+    ``constrain`` (OpenAI-compatible servers): the structured output that restricts a constrained
+    answer (``backends/constrain.py``: json_schema, choice, guided_choice, regex, grammar)."""
 
     name: str
     provider: str
@@ -35,10 +37,22 @@ class BackboneSpec:
     max_retries: int = 6
     thinking: bool | None = None
     chat_template: str | None = None
+    constrain: str | None = None
 
     def __post_init__(self) -> None:
         if self.provider == "openai":
+            from culturescope.backends.constrain import KINDS
+
+            if self.constrain is not None and self.constrain not in KINDS:
+                raise CulturescopeError(
+                    f"backbone {self.name}: unknown constrain {self.constrain!r}; use one of {', '.join(KINDS)}"
+                )
             return
+        if self.constrain is not None:
+            raise CulturescopeError(
+                f"backbone {self.name}: constrain is for OpenAI-compatible servers (provider openai); "
+                f"the {self.provider} backend constrains answers itself"
+            )
         if self.chat_template is not None:
             raise CulturescopeError(
                 f"backbone {self.name}: chat_template is for OpenAI-compatible servers (provider openai); "
@@ -154,6 +168,7 @@ def _openai(spec: BackboneSpec) -> Backend:
         concurrency=spec.concurrency or 8,
         max_retries=spec.max_retries,
         chat_template=spec.chat_template,
+        constrain=spec.constrain or "json_schema",
     )
 
 

@@ -3,7 +3,9 @@
 No sampling parameters are sent: API version 2026-10-21 (the SDK's default) rejects temperature,
 top_p and top_k at any value, so answers use the API's own sampling, which is the paper's setting for
 API models (temperature 1.0, top_p 1.0). No option probabilities: the API exposes no logprobs, so
-Anthropic backbones run in sample mode.
+Anthropic backbones run in sample mode, or in stated mode (a stated distribution needs no logprobs).
+No constrained mode: this backend sends no structured output (the API's JSON outputs are not
+used here), so it has no ``choose`` and a constrained run skips it with ``constrain_refusal``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ def to_anthropic(messages: Messages) -> tuple[str | None, list[dict]]:
 class Anthropic:
     supports_probs = False
     knobs: frozenset[str] = frozenset()  # the API rejects every sampling parameter (see above)
+    constrain_refusal = (
+        "culturescope sends Anthropic's API no structured output, so its replies cannot be restricted to the "
+        "valid answers; use stated (a probability per option) or sample"
+    )
 
     def __init__(
         self,

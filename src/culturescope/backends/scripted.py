@@ -51,6 +51,11 @@ class Scripted:
         text = f"Answer: {k}\nExplanation: a scripted reply.\n\\boxed{{{k}}}"
         return Completion(text, sum(len(m["content"]) for m in messages) // 4, len(text) // 4)
 
+    async def choose(self, messages: Messages, decoding: Decoding, sample: int, choices: list[str]) -> Completion:
+        """One of ``choices``, by the policy (``last``: the last choice)."""
+        k = self._code(messages, len(choices), 0 if decoding.temperature == 0 else sample)
+        return Completion(choices[k - 1], sum(len(m["content"]) for m in messages) // 4, 1)
+
     async def option_probs(self, messages: Messages, prefix: str, n_options: int) -> tuple[np.ndarray, None]:
         if self.policy == "uniform":
             return np.full(n_options, 1 / n_options), None

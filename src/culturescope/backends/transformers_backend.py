@@ -5,7 +5,9 @@ on a CPU-only machine install ``torch==2.13.0`` first to get the CPU build).
 read locally (``local_files_only``): nothing is fetched from a hub.
 
 Option scoring is batched: concurrent ``option_probs`` calls are gathered (up to ``batch_size``)
-and scored in one padded forward pass, with the definition of ``backends/scoring.py``.
+and scored in one padded forward pass, with the definition of ``backends/scoring.py``. Constrained
+answers are sampled as chat replies are, with a logits processor that leaves only the tokens that
+continue one of the answer texts (``constrain.ChoiceTrie``), then the end of the reply.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from culturescope.backends.base import BackendError, Completion, Decoding, Messages
+from culturescope.backends.constrain import ChoiceTrie
 from culturescope.backends.scoring import Continuations, continuations, log_softmax, normalize
 
 
@@ -99,9 +102,28 @@ class Transformers:
             self._flush = asyncio.ensure_future(self._run_queue())
         return await future, None
 
-    def _generate(self, messages: Messages, decoding: Decoding, sample: int) -> Completion:
+    def choice_processor(self, choices: list[str], start: int):
+        """A logits processor that keeps only the tokens continuing one of ``choices`` (generated from
+        position ``start`` on), and the end-of-sequence token once one is complete."""
+        trie = ChoiceTrie(choices, self._tokens, self.tokenizer.eos_token_id)
+        torch = self._torch
+
+        def restrict(input_ids, scores):
+            mask = torch.full_like(scores, float("-inf"))
+            for row, ids in enumerate(input_ids.tolist()):
+                mask[row, trie.allowed(ids[start:])] = 0.0
+            return scores + mask
+
+        return restrict
+
+    def _generate(
+        self, messages: Messages, decoding: Decoding, sample: int, choices: list[str] | None = None
+    ) -> Completion:
+        from transformers import LogitsProcessorList
+
         torch = self._torch
         ids = torch.tensor([self._tokens(self.prompt_text(messages))])
+        processors = LogitsProcessorList([self.choice_processor(choices, ids.shape[1])] if choices else [])
         torch.manual_seed(decoding.seed + sample)
         with torch.no_grad():
             out = self.model.generate(
@@ -114,6 +136,7 @@ class Transformers:
                 num_beams=decoding.num_beams,
                 **({} if decoding.top_k is None else {"top_k": decoding.top_k}),
                 pad_token_id=self.tokenizer.eos_token_id,
+                logits_processor=processors,
             )
         new = out[0, ids.shape[1] :]
         return Completion(self.tokenizer.decode(new, skip_special_tokens=True), ids.shape[1], len(new))
@@ -124,3 +147,7 @@ class Transformers:
 
     async def chat(self, messages: Messages, decoding: Decoding, sample: int) -> Completion:
         return await asyncio.to_thread(self._locked, self._generate, messages, decoding, sample)
+
+    async def choose(self, messages: Messages, decoding: Decoding, sample: int, choices: list[str]) -> Completion:
+        """A sampled reply that can only be one of ``choices``."""
+        return await asyncio.to_thread(self._locked, self._generate, messages, decoding, sample, choices)

@@ -100,8 +100,10 @@ AnswerModeOpt = Annotated[
     typer.Option(
         "--answer-mode",
         metavar="MODES",
-        help="Answer modes, comma-separated: sample (text, parsed \\boxed{n}) and/or probs (option "
-        "distribution, answer = argmax) (default: sample).",
+        help="Answer modes, comma-separated (default: sample): sample (free text, answer parsed from it); "
+        "probs (option distribution at the answer position, answer = argmax); constrained (sampled, but "
+        "only a valid answer can come out); stated (the model states a probability per option as JSON, "
+        "our prompt). See docs/backends.md.",
     ),
 ]
 
@@ -113,6 +115,14 @@ def answer_modes(value: str | None, old: str | None) -> list[str] | None:
     """The answer modes of --answer-mode (or the deprecated --mode); None: not given."""
     chosen = renamed(value, old, "--mode", "--answer-mode", f"--answer-mode {old}")
     return split_names(chosen) if chosen is not None else None
+
+
+def one_answer_mode(value: str | None) -> str:
+    """The one answer mode of a run that holds one (simulate, palette); default sample."""
+    modes = split_names(value) if value else ["sample"]
+    if len(modes) != 1:
+        raise CulturescopeError(f"--answer-mode takes one mode here (a run holds one), not {value}")
+    return modes[0]
 
 
 BackboneOpt = Annotated[

@@ -1,5 +1,6 @@
 """Pull the answer code out of a model's text: the ``\\boxed{n}`` format of the Beyond-Alignment
-prompt, and the "Answer: ... Explanation: ..." format of the DEF citizen prompt.
+prompt, the "Answer: ... Explanation: ..." format of the DEF citizen prompt, and the JSON of
+probabilities of the ``stated`` answer mode (``parse_stated``).
 
 ``\\boxed{n}`` has two readings (``docs/data.md``):
 
@@ -17,6 +18,8 @@ silently; a run can be read again under the other reading without asking the mod
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -27,6 +30,17 @@ if TYPE_CHECKING:
 #: Parse statuses. ``ok`` and ``out_of_range`` carry an integer; the others carry none.
 OK, OUT_OF_RANGE, NO_BOX, NOT_INTEGER, EMPTY = "ok", "out_of_range", "no_box", "not_integer", "empty"
 NO_OPTION = "no_option"
+#: Why a stated distribution was not read (``parse_stated``).
+NO_JSON, MISSING_CODE, UNKNOWN_CODE, NOT_NUMBER, NOT_PROBABILITY, BAD_SUM = (
+    "no_json",
+    "missing_code",
+    "unknown_code",
+    "not_number",
+    "not_probability",
+    "bad_sum",
+)
+#: How far from 1 the stated probabilities may sum (after rounding to 6 decimals).
+SUM_TOLERANCE = 0.02
 
 Reading = Literal["faithful", "strict"]
 
@@ -143,3 +157,62 @@ def usable(status: pd.Series, mode: str) -> pd.Series:
     """Which parsed answers count: ``faithful`` keeps out-of-range integers, as the Beyond-Alignment
     reference does; ``strict`` only valid codes."""
     return status.isin([OK, OUT_OF_RANGE] if mode == "faithful" else [OK])
+
+
+def choice_text(text: str | None) -> str:
+    """The answer text of a constrained reply: a JSON-schema reply ``{"answer": "..."}`` (an HTTP
+    server's structured output) gives its ``answer``; any other text is itself."""
+    text = text or ""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return value["answer"] if isinstance(value, dict) and isinstance(value.get("answer"), str) else text
+
+
+@dataclass(frozen=True)
+class Stated:
+    probs: list[float] | None  # normalized to sum 1; None when the reply was not read
+    status: str
+    reason: str | None = None  # what was wrong, for the row's trace
+
+
+def _last_object(text: str) -> dict | None:
+    """The last JSON object in ``text`` (code fences and prose around it allowed)."""
+    decoder = json.JSONDecoder()
+    found = None
+    for start in [m.start() for m in re.finditer(r"\{", text)]:
+        try:
+            value, _ = decoder.raw_decode(text, start)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            found = value
+    return found
+
+
+def parse_stated(text: str | None, n_options: int) -> Stated:
+    """A stated distribution, read strictly: the last JSON object of the reply must map every code
+    "1".."n" (no other key) to a number in [0, 1], and the numbers must sum to 1 ± ``SUM_TOLERANCE``
+    (the sum rounded to 6 decimals); they are then normalized to sum exactly 1. Anything else is no
+    distribution, with the reason."""
+    obj = _last_object(text or "")
+    if obj is None:
+        return Stated(None, NO_JSON, "no JSON object in the reply")
+    codes = [str(c) for c in range(1, n_options + 1)]
+    keys = {str(k).strip() for k in obj}
+    if missing := [c for c in codes if c not in keys]:
+        return Stated(None, MISSING_CODE, f"no probability for option(s) {', '.join(missing)}")
+    if extra := sorted(keys - set(codes)):
+        return Stated(None, UNKNOWN_CODE, f"unknown option(s) {', '.join(extra)} (options are 1..{n_options})")
+    values = {str(k).strip(): v for k, v in obj.items()}
+    probs = [values[c] for c in codes]
+    for c, p in zip(codes, probs):
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not math.isfinite(p):
+            return Stated(None, NOT_NUMBER, f"option {c}: {p!r} is not a number")
+        if not 0 <= p <= 1:
+            return Stated(None, NOT_PROBABILITY, f"option {c}: {p} is outside [0, 1]")
+    total = round(sum(probs), 6)
+    if round(abs(total - 1), 6) > SUM_TOLERANCE:
+        return Stated(None, BAD_SUM, f"the probabilities sum to {total:g}, not 1 ± {SUM_TOLERANCE}")
+    return Stated([p / sum(probs) for p in probs], OK)

@@ -9,7 +9,7 @@ exactly once and redoes no finished request.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -18,11 +18,40 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 
 from culturescope.backends.base import Backend, Decoding, Messages, decodes_greedily
 from culturescope.engine.cache import RequestCache
-from culturescope.engine.extract import OK, parse_answer, parse_boxed
+from culturescope.engine.extract import OK, choice_text, parse_answer, parse_boxed, parse_stated
 from culturescope.engine.store import Run
 from culturescope.survey import Item
 
-MODES = ("sample", "probs")
+#: The answer modes, each with one phrase (``--answer-mode``'s help and docs/backends.md say more).
+MODES = {
+    "sample": "the model writes freely; the answer is parsed from its text",
+    "probs": "the option distribution at the answer position; answer = its argmax",
+    "constrained": "sampled as sample, but only a valid answer can come out",
+    "stated": "the model states a probability per option as JSON (our prompt); answer = its argmax",
+}
+#: A stated distribution needs room for a JSON object of up to 11 codes and what precedes it.
+STATED_MIN_TOKENS = 256
+
+
+def mode_refusal(backend: Backend, mode: str) -> str | None:
+    """Why ``backend`` cannot answer in ``mode`` (None: it can)."""
+    if mode == "probs" and not backend.supports_probs:
+        return "the backend gives no probabilities"
+    if mode == "constrained" and not hasattr(backend, "choose"):
+        return getattr(backend, "constrain_refusal", "the backend cannot restrict its replies to the valid answers")
+    return None
+
+
+def mode_decoding(mode: str, decoding: Decoding) -> Decoding:
+    """The decoding of ``mode``: ``stated`` gets at least ``STATED_MIN_TOKENS`` new tokens."""
+    if mode == "stated" and decoding.max_tokens is not None and decoding.max_tokens < STATED_MIN_TOKENS:
+        return replace(decoding, max_tokens=STATED_MIN_TOKENS)
+    return decoding
+
+
+def choices_of(template: str, n_options: int) -> list[str]:
+    """The answer texts a constrained reply may be: ``template`` (e.g. ``\\boxed{{{code}}}``) for codes 1..n."""
+    return [template.format(code=k) for k in range(1, n_options + 1)]
 
 
 @dataclass(frozen=True)
@@ -63,12 +92,17 @@ class _Rate(ProgressColumn):
         return f"{task.speed:.1f}/s" if task.speed else "  -  /s"
 
 
-def chat_key(backend: Backend, messages: Messages, decoding: Decoding, sample: int) -> str:
+def chat_key(
+    backend: Backend, messages: Messages, decoding: Decoding, sample: int, mode: str = "sample", choices=None
+) -> str:
     """The cache key of a chat completion. Greedy decoding does not depend on the seed, so where the
     backend really decodes greedily its key leaves seed and sample out: identical greedy requests
     (e.g. simulated respondents that differ only in their seed) share one answer. A backend that
-    samples whatever the temperature (Anthropic) gets a key per sample: each is its own draw."""
-    payload = {"backend": backend.id, "mode": "sample", "messages": messages}
+    samples whatever the temperature (Anthropic) gets a key per sample: each is its own draw. A
+    constrained reply's key holds its choices and how the backend constrains (``constrain_id``)."""
+    payload = {"backend": backend.id, "mode": mode, "messages": messages}
+    if choices is not None:
+        payload |= {"choices": list(choices), "constrain": getattr(backend, "constrain_id", None)}
     if decodes_greedily(backend, decoding):
         payload["decoding"] = {k: v for k, v in decoding.as_dict().items() if k != "seed"}
     else:
@@ -77,16 +111,38 @@ def chat_key(backend: Backend, messages: Messages, decoding: Decoding, sample: i
 
 
 async def cached_chat(
-    backend: Backend, messages: Messages, decoding: Decoding, sample: int, cache: RequestCache
+    backend: Backend,
+    messages: Messages,
+    decoding: Decoding,
+    sample: int,
+    cache: RequestCache,
+    mode: str = "sample",
+    choices: list[str] | None = None,
 ) -> dict[str, Any]:
-    """``{"text", "tokens"}`` of one chat completion, from the cache or the backend."""
-    key = chat_key(backend, messages, decoding, sample)
+    """``{"text", "tokens"}`` of one chat completion (``choose`` among ``choices`` in constrained mode),
+    from the cache or the backend."""
+    key = chat_key(backend, messages, decoding, sample, mode, choices)
     value = cache.get(key)
     if value is None:
-        done = await backend.chat(messages, decoding, sample)
+        if choices is not None:
+            done = await backend.choose(messages, decoding, sample, choices)
+        else:
+            done = await backend.chat(messages, decoding, sample)
         value = {"text": done.text, "tokens": [done.prompt_tokens, done.completion_tokens]}
         cache.put(key, value)
     return value
+
+
+def read_text(mode: str, text: str | None, n_options: int, parse=parse_boxed) -> dict[str, Any]:
+    """The answer fields of a text reply in ``mode``: ``answer``, ``status`` and, in stated mode, the
+    distribution (``probs``) and why it was not read (``trace``). ``parse``: the method's answer parser."""
+    if mode == "stated":
+        stated = parse_stated(text, n_options)
+        answer = None if stated.probs is None else int(np.argmax(stated.probs)) + 1
+        trace = {"unparsed": stated.reason} if stated.reason else None
+        return {"answer": answer, "status": stated.status, "probs": stated.probs, "trace": trace}
+    parsed = parse(choice_text(text) if mode == "constrained" else text, n_options)
+    return {"answer": parsed.answer, "status": parsed.status, "probs": None, "trace": None}
 
 
 async def cached_probs(
@@ -110,24 +166,23 @@ async def cached_probs(
 
 
 async def _answer(
-    backend: Backend, req: Request, mode: str, decoding: Decoding, prefix: str, cache: RequestCache
+    backend: Backend, req: Request, mode: str, decoding: Decoding, prefix: str, cache: RequestCache, choice: str
 ) -> dict[str, Any]:
     """The response record for one request, from the cache or the backend."""
-    if mode == "sample":
-        value = await cached_chat(backend, req.messages, decoding, req.sample, cache)
-    else:
+    if mode == "probs":
         value = await cached_probs(backend, req.messages, prefix, req.n_options, cache)
-    if req.status_of is not None:
-        answer, status, probs = None, req.status_of(value["text"], req.n_options), None
-    elif mode == "sample":
-        parsed = parse_boxed(value["text"], req.n_options)
-        answer, status, probs = parsed.answer, parsed.status, None
-    elif value["probs"] is None:
-        parsed = parse_boxed(value["text"], req.n_options)  # no readable distribution: keep the text
-        answer, status, probs = parsed.answer, parsed.status, None
     else:
-        probs = value["probs"]
-        answer, status = int(np.argmax(probs)) + 1, OK
+        choices = choices_of(choice, req.n_options) if mode == "constrained" else None
+        value = await cached_chat(backend, req.messages, decoding, req.sample, cache, mode, choices)
+    read: dict[str, Any] = {"probs": None, "trace": value.get("trace")}
+    if req.status_of is not None:
+        read |= {"answer": None, "status": req.status_of(value["text"], req.n_options)}
+    elif mode == "probs" and value["probs"] is not None:
+        read |= {"answer": int(np.argmax(value["probs"])) + 1, "status": OK, "probs": value["probs"]}
+    elif mode == "probs":  # no readable distribution: keep the text, and how the backend tried
+        read = read_text("sample", value["text"], req.n_options) | {"trace": value.get("trace")}
+    else:
+        read = read_text(mode, value["text"], req.n_options)
     return {
         "system": req.system,
         "agent": req.agent,
@@ -135,13 +190,9 @@ async def _answer(
         "round": req.round,
         "item": req.item,
         "sample": req.sample,
-        "answer": answer,
-        "probs": probs,
         "raw": value["text"],
-        "status": status,
         "mode": mode,
-        "trace": value.get("trace") if mode == "probs" else None,
-    }
+    } | read
 
 
 async def gather_all(coroutines: Iterable) -> list:
@@ -165,13 +216,14 @@ async def _run(
     cache: RequestCache,
     run: Run,
     progress: Progress,
+    choice: str,
 ) -> None:
     task = progress.add_task(f"{backbone} [{mode}]", total=len(requests))
     gate = asyncio.Semaphore(max(1, backend.concurrency))
 
     async def one(req: Request) -> None:
         async with gate:
-            record = await _answer(backend, req, mode, decoding, prefix, cache)
+            record = await _answer(backend, req, mode, decoding, prefix, cache, choice)
         run.append([record | {"backbone": backbone}])
         progress.advance(task)
 
@@ -188,12 +240,16 @@ def run_requests(
     cache: RequestCache,
     run: Run,
     console: Console | None = None,
+    choice: str = "{code}",
 ) -> int:
-    """Answer every request not yet in ``run``; returns how many were answered now."""
+    """Answer every request not yet in ``run`` in ``mode``; returns how many were answered now.
+    ``prefix``: what a probs answer starts with; ``choice``: a constrained answer's text, e.g.
+    ``\\boxed{{{code}}}``."""
     done = done_keys(run)
     todo = [r for r in requests if r.row_key(backbone, mode) not in done]
+    decoding = mode_decoding(mode, decoding)
     with progress_bar(console or Console(stderr=True)) as progress:
-        asyncio.run(_run(backend, backbone, todo, mode, decoding, prefix, cache, run, progress))
+        asyncio.run(_run(backend, backbone, todo, mode, decoding, prefix, cache, run, progress, choice))
     return len(todo)
 
 
@@ -212,14 +268,19 @@ class Session:
             for r in t[["system", "agent", "item", "sample", "raw"]].itertuples(index=False)
         }
 
-    async def chat(self, messages: Messages, decoding: Decoding, sample: int = 0) -> str:
-        key = chat_key(self.backend, messages, decoding, sample)
+    async def chat(
+        self, messages: Messages, decoding: Decoding, sample: int = 0, mode: str = "sample", choices=None
+    ) -> str:
+        """A reply (in ``mode``; constrained to ``choices`` where given)."""
+        decoding = mode_decoding(mode, decoding)
+        key = chat_key(self.backend, messages, decoding, sample, mode, choices)
         if key in self.pending:
             return await asyncio.shield(self.pending[key])
         self.pending[key] = asyncio.get_running_loop().create_future()
         try:
             async with self.gate:
-                text = (await cached_chat(self.backend, messages, decoding, sample, self.cache))["text"]
+                value = await cached_chat(self.backend, messages, decoding, sample, self.cache, mode, choices)
+                text = value["text"]
         except BaseException as exc:
             future = self.pending.pop(key)
             if isinstance(exc, asyncio.CancelledError):
@@ -236,19 +297,26 @@ class Session:
             return await cached_probs(self.backend, messages, prefix, n_options, self.cache)
 
     def store(self, system: str, agent: str, culture: str, item: Item, sample: int, text: str, **extra) -> None:
-        parsed = parse_answer(text, item.options)
+        """One row; its answer read from ``text`` in the row's ``mode`` (default sample) by the
+        "Answer: ..." parser, unless ``extra`` gives it."""
+        mode = extra.get("mode", "sample")
+        read = read_text(mode, text, len(item.options), lambda t, _: parse_answer(t, item.options))
         record = {
             "system": system,
             "agent": agent,
             "culture": culture,
             "backbone": self.backbone,
-            "mode": "sample",
+            "mode": mode,
             "round": 0,
             "item": item.id,
             "sample": sample,
-            "answer": parsed.answer,
             "raw": text,
-            "status": parsed.status,
+            "answer": read["answer"],
+            "status": read["status"],
         }
+        if read["probs"] is not None:
+            record["probs"] = read["probs"]
+        if read["trace"]:
+            extra = extra | {"trace": (extra.get("trace") or {}) | read["trace"]}
         self.run.append([record | extra])
         self.stored[(system, agent, item.id, sample)] = text

@@ -4,7 +4,9 @@ Round 0 is the static system. In round r ≥ 1 every agent answers every item af
 agents' round r − 1 answers to it. What is shown follows the reference implementation: each other
 agent's raw reply text (so a reply that could not be parsed is shown as it was written), or, with
 ``show="answer"`` (the reference's variant for some models), the parsed code or ``N/A``. Answers
-given as option distributions (probs mode) have no text and are shown as their code.
+given as option distributions (probs mode) have no text and are shown as their code; a constrained
+answer is shown as its answer text, a stated one as the JSON the agent wrote. Each round is asked as
+its answer mode asks (``static.mode_messages``).
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from typing import Literal
 import pandas as pd
 
 from culturescope.backends.base import Messages
+from culturescope.engine.extract import choice_text
 from culturescope.engine.prompts import prompts
 from culturescope.engine.session import Request
-from culturescope.methods.beyond_alignment.static import persona_messages
+from culturescope.methods.beyond_alignment.static import mode_messages, persona_messages
 from culturescope.survey import Item, Survey
 
 SYSTEM = "exposure"
@@ -27,7 +30,7 @@ def shown(row: pd.Series | dict, show: Show) -> str:
     """How one previous-round answer is shown to the other agents."""
     raw, answer = row.get("raw"), row.get("answer")
     if show == "raw" and isinstance(raw, str):
-        return raw
+        return choice_text(raw) if row.get("mode") == "constrained" else raw
     return "N/A" if answer is None or answer != answer else str(int(answer))
 
 
@@ -40,16 +43,22 @@ def exposure_messages(survey: Survey, culture: str, item: Item, others: list[tup
 
 
 def round_requests(
-    survey: Survey, cultures: list[str], items: list[Item], previous: pd.DataFrame, round: int, samples: int, show: Show
+    survey: Survey,
+    cultures: list[str],
+    items: list[Item],
+    previous: pd.DataFrame,
+    round: int,
+    samples: int,
+    show: Show,
+    mode: str = "sample",
 ) -> list[Request]:
-    """Round ``round`` of every agent, from the previous round's responses of one backbone and mode."""
+    """Round ``round`` of every agent, from the previous round's responses of one backbone and ``mode``."""
     by_key = {(r["culture"], r["item"], r["sample"]): r for r in previous.to_dict("records")}
     requests = []
     for c in cultures:
         for it in items:
             for s in range(samples):
                 others = [(o, shown(by_key[(o, it.id, s)], show)) for o in cultures if o != c]
-                requests.append(
-                    Request(SYSTEM, c, c, it.id, len(it.options), round, s, exposure_messages(survey, c, it, others))
-                )
+                messages = mode_messages(exposure_messages(survey, c, it, others), mode, len(it.options))
+                requests.append(Request(SYSTEM, c, c, it.id, len(it.options), round, s, messages))
     return requests

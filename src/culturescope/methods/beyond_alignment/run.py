@@ -1,9 +1,9 @@
-"""An experiment: backbones × cultures × items × samples in one or both answer modes, into one run.
+"""An experiment: backbones × cultures × items × samples in one or more answer modes, into one run.
 
 A YAML experiment file holds the same fields as the ``culturescope run`` options::
 
     cultures: [BRA, CHN, MEX, NGA, NZL]
-    modes: [sample, probs]
+    modes: [sample, probs]  # and/or constrained, stated (docs/backends.md)
     samples: 1
     limit: null            # first N items only (of the survey, or of only / per_dimension)
     only: null             # item ids to ask, e.g. [Q1, Q57] (default: all)
@@ -35,11 +35,11 @@ from culturescope.backends import BackboneSpec, Backend, presets
 from culturescope.engine.cache import RequestCache
 from culturescope.engine.prompts import prompts
 from culturescope.engine.rundir import digest, open_run
-from culturescope.engine.session import MODES, Request, run_requests
+from culturescope.engine.session import MODES, Request, mode_refusal, run_requests
 from culturescope.engine.store import Run
 from culturescope.errors import CulturescopeError
 from culturescope.methods.beyond_alignment import budgeting, exposure
-from culturescope.methods.beyond_alignment.static import answer_prefix, persona_messages
+from culturescope.methods.beyond_alignment.static import answer_prefix, mode_messages, mode_prompts, persona_messages
 from culturescope.survey import Survey, budgeting_projects
 
 
@@ -63,7 +63,7 @@ class Experiment:
             raise CulturescopeError(f"two backbones share a name in {', '.join(names)}; give each a 'name'")
         bad = sorted(set(self.modes) - set(MODES))
         if bad or not self.modes:
-            raise CulturescopeError(f"unknown answer mode(s) {', '.join(bad) or '(none)'}; use sample, probs")
+            raise CulturescopeError(f"unknown answer mode(s) {', '.join(bad) or '(none)'}; use {', '.join(MODES)}")
         if self.samples < 1:
             raise CulturescopeError("samples must be at least 1")
         if self.limit is not None and self.limit < 1:
@@ -93,6 +93,8 @@ class Experiment:
             "prompts": prompts(__package__, "beyond_alignment"),
             "backbones": [b.as_dict() | {"decoding": b.decoding().as_dict()} for b in self.backbones],
         }
+        if set(self.modes) - {"sample", "probs"}:  # only then: runs of the first two modes keep their digest
+            described["mode_prompts"] = mode_prompts()
         if self.item_ids is not None:  # only then: a run chosen by --limit alone keeps its digest and resumes
             described["items"] = self.item_ids
         if self.preset:
@@ -113,10 +115,19 @@ class Experiment:
         chosen = survey.select(self.item_ids)
         return list(chosen[: self.limit] if self.limit else chosen)
 
-    def requests(self, survey: Survey) -> list[Request]:
-        """Round 0: every agent answers every item on its own."""
+    def requests(self, survey: Survey, mode: str = "sample") -> list[Request]:
+        """Round 0: every agent answers every item on its own, asked as answer ``mode`` asks."""
         return [
-            Request(self.system, code, code, it.id, len(it.options), 0, s, persona_messages(survey.culture(code), it))
+            Request(
+                self.system,
+                code,
+                code,
+                it.id,
+                len(it.options),
+                0,
+                s,
+                mode_messages(persona_messages(survey.culture(code), it), mode, len(it.options)),
+            )
             for code in self.cultures
             for it in self.items(survey)
             for s in range(self.samples)
@@ -169,16 +180,15 @@ def execute(
     already made, by backbone name (the Python API's Backend objects); the others are made from specs."""
     console = console or Console(stderr=True)
     run = open_run(out, experiment.describe(survey))
-    requests = experiment.requests(survey)
+    choice = mode_prompts()["choice"]
     for spec in experiment.backbones:
         backend = (made or {}).get(spec.name) or spec.make()
         for mode in experiment.modes:
-            if mode == "probs" and not backend.supports_probs:
-                console.print(
-                    f"[yellow]skipping probs mode for {escape(spec.name)}[/]: the backend gives no probabilities"
-                )
+            refusal = mode_refusal(backend, mode)
+            if refusal:
+                console.print(f"[yellow]skipping {mode} mode for {escape(spec.name)}[/]: {escape(refusal)}")
                 continue
-            todo = requests
+            todo = experiment.requests(survey, mode)
             for round in range(experiment.rounds + 1):
                 if round:  # built from the stored previous round, complete by now
                     t = run.responses()
@@ -196,8 +206,11 @@ def execute(
                         round,
                         experiment.samples,
                         experiment.show,
+                        mode,
                     )
-                n = run_requests(backend, spec.name, todo, mode, spec.decoding(), answer_prefix(), cache, run, console)
+                n = run_requests(
+                    backend, spec.name, todo, mode, spec.decoding(), answer_prefix(), cache, run, console, choice
+                )
                 if mode == "probs" and getattr(backend, "probs_notice", None) and not round:
                     console.print(f"[yellow]notice[/]: {escape(backend.probs_notice)}", highlight=False)
                 where = f" round {round}" if experiment.rounds else ""

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from culturescope import registry
-from culturescope.engine.extract import parse_boxed, usable
+from culturescope.engine.extract import choice_text, parse_boxed, usable
 from culturescope.errors import CulturescopeError
 from culturescope.methods.beyond_alignment.coverage import GROUP, Coverage, complete, default_cultures, majority_scored
 from culturescope.methods.beyond_alignment.exposure import SYSTEM as EXPOSURE
@@ -62,17 +62,20 @@ def read_answers(responses: pd.DataFrame, survey: Survey, mode: Mode) -> pd.Data
     parsed again from ``raw`` under ``mode``'s reading (``extract.parse_boxed``): faithful is the
     reference implementation's parser, strict the tolerant one. A run stores one reading (runs made
     before the two existed, the tolerant one), so any run is scored under either without importing
-    or asking again. Rows without raw text, distributions and other prompts keep what they store."""
+    or asking again (a constrained reply: its answer text, ``extract.choice_text``). Rows without raw
+    text, distributions (and stated replies that gave none) and other prompts keep what they store."""
     text = (
         responses["system"].isin(BOXED_SYSTEMS)
         & responses["probs"].isna()
+        & (responses["mode"] != "stated")
         & responses["raw"].map(lambda r: isinstance(r, str))
         & responses["item"].isin(survey.item_ids)
     )
     if not text.any():
         return responses
     rows = responses[text]
-    parsed = [_parse(raw, len(survey.item(i).options), mode) for raw, i in zip(rows["raw"], rows["item"])]
+    raws = [choice_text(r) if m == "constrained" else r for r, m in zip(rows["raw"], rows["mode"])]
+    parsed = [_parse(raw, len(survey.item(i).options), mode) for raw, i in zip(raws, rows["item"])]
     out = responses.copy()
     out["answer"] = out["answer"].astype(float)
     out.loc[text, "answer"] = [np.nan if p.answer is None else float(p.answer) for p in parsed]

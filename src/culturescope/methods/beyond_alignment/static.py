@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from culturescope.backends.base import Messages
-from culturescope.engine.prompts import prompts
+from culturescope.engine.prompts import prompts, restate, stated_instruction
 from culturescope.survey import Culture, Item
 
 
@@ -18,3 +18,20 @@ def persona_messages(culture: Culture, item: Item) -> Messages:
 
 def answer_prefix() -> str:
     return prompts(__package__, "beyond_alignment")["answer_prefix"].format()
+
+
+#: The output-format line of the paper's prompts (static and exposure), replaced in stated mode.
+FORMAT_LINE = "Output format MUST be exactly: \\boxed{number}"
+
+
+def mode_messages(messages: Messages, mode: str, n_options: int) -> Messages:
+    """The paper's ``messages`` as asked in answer ``mode``: unchanged, or in stated mode with the
+    output-format line replaced by culturescope's request for a probability per option."""
+    if mode != "stated":
+        return messages
+    return restate(messages, FORMAT_LINE, stated_instruction(mode_prompts(), n_options))
+
+
+def mode_prompts() -> dict[str, str]:
+    """The templates of the constrained and stated answer modes (culturescope's, not the paper's)."""
+    return prompts(__package__, "beyond_alignment_modes")

@@ -12,6 +12,7 @@ from rich.markup import escape
 from culturescope.backends import BackboneSpec
 from culturescope.cli.options import (
     AnsweredCulturesOpt,
+    AnswerModeOpt,
     CulturesFileOpt,
     ItemsOpt,
     LimitOpt,
@@ -23,6 +24,7 @@ from culturescope.cli.options import (
     item_selection,
     load_answers,
     load_survey_options,
+    one_answer_mode,
     parse_roles,
     renamed,
     resumable,
@@ -141,6 +143,7 @@ def run(
             "S_align shows mean ± sd. 1: one greedy run."
         ),
     ] = 1,
+    answer_mode: AnswerModeOpt = None,
     limit: LimitOpt = None,
     only: OnlyOpt = None,
     per_dimension: PerDimensionOpt = None,
@@ -201,6 +204,7 @@ def run(
             joint=parsed.pop(JOINT, None),
             continent_backbones=parsed,
             repeats=repeats,
+            answer_mode=one_answer_mode(answer_mode),
         )
         if out_dir is None:
             target = palette.default_dir(survey)

@@ -5,7 +5,9 @@ backbone = the continent agents' backbone, ``sample`` = the repeat. One repeat d
 several (Appendix B: "the average result from five runs"), every text is sampled at the backbone's own
 temperature, repeat r with seed ``seed + r``. The row's ``probs`` is P_gen (the decision's option
 distribution, where the backend gives one) and its ``trace`` keeps the drafts, the regulated memory,
-the meta agent that decided and, for the steerable baseline, the community chosen.
+the meta agent that decided and, for the steerable baseline, the community chosen. With answer mode
+``constrained`` every decision is sampled but can only be "Answer: k"; with ``stated`` every decision
+states P_gen as JSON (our prompt); drafts and memory stay free text (docs/palette.md).
 """
 
 from __future__ import annotations
@@ -22,10 +24,10 @@ from rich.markup import escape
 from culturescope.backends import BackboneSpec
 from culturescope.backends.base import Decoding
 from culturescope.engine.cache import RequestCache
-from culturescope.engine.extract import OK, parse_answer
-from culturescope.engine.prompts import prompts
+from culturescope.engine.extract import OK, choice_text, parse_answer
+from culturescope.engine.prompts import prompts, restate, stated_instruction
 from culturescope.engine.rundir import digest, open_run
-from culturescope.engine.session import Session, gather_all, progress_bar
+from culturescope.engine.session import MODES, Session, choices_of, gather_all, mode_refusal, progress_bar, read_text
 from culturescope.engine.store import Run
 from culturescope.errors import CulturescopeError
 from culturescope.methods.cultural_palette import agents as pal
@@ -44,8 +46,14 @@ class Palette:
     continent_backbones: dict[str, BackboneSpec] = field(default_factory=dict)  # a backbone per continent
     joint: BackboneSpec | None = None  # the Joint baseline's model (``palette train --models ...,joint``)
     repeats: int = 1
+    answer_mode: str = "sample"  # how decisions are made: sample (+ P_gen where given), constrained or stated
 
     def __post_init__(self) -> None:
+        if self.answer_mode not in set(MODES) - {"probs"}:
+            raise CulturescopeError(
+                f"answer mode {self.answer_mode!r} is not one of sample, constrained, stated "
+                "(sample mode already reads P_gen where the backend gives it)"
+            )
         if self.methods is None:
             self.methods = [m for m in pal.METHODS if m != pal.JOINT or self.joint]
         bad = sorted(set(self.methods) - set(pal.METHODS))
@@ -95,6 +103,14 @@ class Palette:
         return [self.agents.seed + r for r in range(self.repeats)]
 
     def describe(self, survey: Survey) -> dict[str, Any]:
+        if self.answer_mode != "sample":  # only then: sample runs keep their digest
+            return self._describe(survey) | {
+                "answer_mode": self.answer_mode,
+                "mode_prompts": prompts(__package__, "palette_modes"),
+            }
+        return self._describe(survey)
+
+    def _describe(self, survey: Survey) -> dict[str, Any]:
         return {
             "survey": survey.name,
             "system": "palette",
@@ -116,16 +132,25 @@ class Palette:
         return Path("runs") / f"palette-{self.agents.name.replace('/', '_')}-{digest(self.describe(survey))}"
 
 
+#: The answer-format line of every decision's prompt, replaced in stated mode.
+FORMAT_LINE = "Reply in the format 'Answer: <number of the option>'."
+
+
 class _Calls:
     """The sessions of every backbone involved, and the decisions made with them."""
 
     def __init__(self, palette: Palette, cache: RequestCache, run: Run, progress) -> None:
         made: dict[str, Session] = {}
         self.decoding: dict[str, Decoding] = {}
+        self.mode = palette.answer_mode
 
         def session(spec: BackboneSpec) -> Session:
             if spec.name not in made:
-                made[spec.name] = Session(spec.make(), spec.name, cache, run, progress)
+                backend = spec.make()
+                refusal = mode_refusal(backend, self.mode)
+                if refusal:
+                    raise CulturescopeError(f"{spec.name}: no {self.mode} decisions: {refusal}")
+                made[spec.name] = Session(backend, spec.name, cache, run, progress)
                 self.decoding[spec.name] = palette.decoding(spec)
             return made[spec.name]
 
@@ -138,7 +163,17 @@ class _Calls:
         return await s.chat(messages, self.decoding[s.backbone], repeat)
 
     async def decide(self, s: Session, messages, item: Item, repeat: int) -> dict[str, Any]:
-        """The decision as text and, where the backend gives one, as P_gen."""
+        """The decision as text and, where the backend gives one (or states one), as P_gen."""
+        n = len(item.options)
+        templates = prompts(__package__, "palette_modes")
+        if self.mode == "constrained":
+            choices = choices_of(templates["choice"], n)
+            text = await s.chat(messages, self.decoding[s.backbone], repeat, self.mode, choices)
+            return {"text": text, "probs": None}
+        if self.mode == "stated":
+            asked = restate(messages, FORMAT_LINE, stated_instruction(templates, n))
+            text = await s.chat(asked, self.decoding[s.backbone], repeat, self.mode)
+            return {"text": text, "probs": read_text("stated", text, n)["probs"]}
         text = await self.text(s, messages, repeat)
         probs = None
         if s.backend.supports_probs:
@@ -183,8 +218,8 @@ async def _method(
             *(calls.decide(calls.continent[c], pal.agent_messages(c, culture, item), item, r) for c in pal.CONTINENTS)
         )
         dists = [e["probs"] for e in each if e["probs"] is not None]
-        if not dists:  # text only: each community's distribution is its parsed answer
-            codes = [parse_answer(e["text"], item.options) for e in each]
+        if not dists and calls.mode != "stated":  # text only: each community's distribution is its parsed answer
+            codes = [parse_answer(choice_text(e["text"]), item.options) for e in each]
             dists = [np.eye(len(item.options))[c.answer - 1] for c in codes if c.status == OK]
         probs = list(np.mean(dists, axis=0)) if dists else None
         texts = {c: e["text"] for c, e in zip(pal.CONTINENTS, each)}
@@ -208,6 +243,10 @@ async def _answer(calls: _Calls, palette: Palette, culture: Culture, item: Item,
     for method in palette.methods:
         if (method, culture.code, item.id, r) not in s.stored:
             decision, trace = await _method(calls, palette, method, culture, item, drafts, r)
+            if palette.answer_mode != "sample":
+                _store_mode(s, palette.answer_mode, method, culture, item, r, decision, trace)
+                s.progress.advance(task)
+                continue
             parsed = parse_answer(decision["text"], item.options)
             answer, status = parsed.answer, parsed.status
             if decision["probs"] is not None and status != OK:
@@ -228,6 +267,16 @@ async def _answer(calls: _Calls, palette: Palette, culture: Culture, item: Item,
                 **extra,
             )
         s.progress.advance(task)
+
+
+def _store_mode(s: Session, mode: str, method: str, culture: Culture, item: Item, r: int, decision, trace) -> None:
+    """A decision of a constrained or stated run, read from its text in that mode; the distributional
+    baseline has no text of its own: its answer is the top of the mean of its communities' P_gen."""
+    extra: dict[str, Any] = {}
+    if not decision["text"] and decision["probs"] is not None:
+        probs = [float(p) for p in decision["probs"]]
+        extra = {"probs": probs, "answer": int(np.argmax(probs)) + 1, "status": OK}
+    s.store(method, culture.code, culture.code, item, r, decision["text"], mode=mode, trace=trace, **extra)
 
 
 def execute_palette(

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from culturescope.methods.cultural_palette.agents import METHODS, label
-from culturescope.methods.def_simulation.score import compared
+from culturescope.methods.def_simulation.score import compared, mode_labelled
 from culturescope.metrics.distribution import s_align
 from culturescope.survey import Survey
 
@@ -18,12 +18,15 @@ TABLE_ORDER = ("America", "Europe", "Asia", "Africa", "Oceania")  # as in Table 
 
 def labelled(responses: pd.DataFrame) -> pd.DataFrame:
     """The palette's rows with ``system`` = the method as shown: the meta agent a stage-3 method's
-    trace records is part of its name ("palette (meta = Cultural MoErges)")."""
+    trace records is part of its name ("palette (meta = Cultural MoErges)"), and a constrained or stated
+    answer mode too ("palette [stated]")."""
     rows = responses[responses["system"].isin(METHODS)].copy()
     traces = rows["trace"] if "trace" in rows else [None] * len(rows)
     metas = [t.get("meta") if isinstance(t, dict) else None for t in traces]
     rows["method"] = rows["system"]
     rows["system"] = [label(m, meta) for m, meta in zip(rows["system"], metas)]
+    if not rows.empty:
+        rows["system"] = mode_labelled(rows)  # constrained and stated decisions: their own rows
     return rows
 
 

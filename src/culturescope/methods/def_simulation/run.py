@@ -20,12 +20,12 @@ from rich.console import Console
 from rich.markup import escape
 
 from culturescope.backends import BackboneSpec
-from culturescope.backends.base import Decoding, applied_decoding
+from culturescope.backends.base import Decoding, Messages, applied_decoding
 from culturescope.engine.cache import RequestCache
 from culturescope.engine.extract import OK
-from culturescope.engine.prompts import prompts
+from culturescope.engine.prompts import prompts, restate, stated_instruction
 from culturescope.engine.rundir import digest, open_run
-from culturescope.engine.session import Session, gather_all, progress_bar
+from culturescope.engine.session import MODES, Session, choices_of, gather_all, mode_refusal, progress_bar
 from culturescope.engine.store import Run
 from culturescope.errors import CulturescopeError
 from culturescope.methods.def_simulation import DEF_VARIANTS, SIMULATION_SYSTEMS, ccsv
@@ -44,6 +44,10 @@ from culturescope.survey import Culture, Item, Survey
 
 SINGLE, LIST = "ccsv-single", "ccsv-list"
 VARIANTS = SIMULATION_SYSTEMS
+#: The citizen prompt's answer-format line (DEF §4.1), replaced in stated mode.
+FORMAT_LINE = """You should tell me the answer in the format 'Answer:' and explain afterward using "Explanation:"."""
+#: Variants whose procedure needs free text: CCSV critiques and rewrites a written answer; probs is itself a mode.
+TEXT_ONLY = (SINGLE, LIST, "probs")
 
 
 @dataclass
@@ -61,6 +65,7 @@ class Simulation:
     seed: int = 0
     choices: dict[str, list] = field(default_factory=dict)  # extra decoding values to draw (beyond the paper)
     baseline_decoding: str = "greedy"  # without a drawn configuration: greedy (Tables 1, 4) or sampled (§5.1)
+    answer_mode: str = "sample"  # how the respondents answer: sample, constrained or stated (docs/backends.md)
 
     def __post_init__(self) -> None:
         if not self.backbones:
@@ -78,6 +83,17 @@ class Simulation:
         if self.max_memory < 0:
             raise CulturescopeError("max memory must be 0 or more")
         check_baseline(self.baseline_decoding)
+        if self.answer_mode not in set(MODES) - {"probs"}:
+            raise CulturescopeError(
+                f"answer mode {self.answer_mode!r} is not one of sample, constrained, stated "
+                "(probs is the variant probs)"
+            )
+        refused = [v for v in self.variants if v in TEXT_ONLY] if self.answer_mode != "sample" else []
+        if refused:
+            raise CulturescopeError(
+                f"variant(s) {', '.join(refused)} run in sample mode only: CCSV critiques and rewrites a free-text "
+                f"answer and probs is an answer mode of its own; run them without --answer-mode {self.answer_mode}"
+            )
 
     def describe(self, survey: Survey) -> dict[str, Any]:
         """What the run is; settings beyond the defaults of earlier versions only when set, so runs made
@@ -85,6 +101,8 @@ class Simulation:
         beyond = {"choices": self.choices} if self.choices else {}
         if self.baseline_decoding != "greedy":
             beyond["baseline_decoding"] = self.baseline_decoding
+        if self.answer_mode != "sample":
+            beyond |= {"answer_mode": self.answer_mode, "mode_prompts": prompts(__package__, "def_modes")}
         return beyond | {
             "survey": survey.name,
             "system": "simulation",
@@ -112,8 +130,18 @@ def base_decoding(spec: BackboneSpec) -> Decoding:
     return replace(spec.decoding(), temperature=temperature)
 
 
-async def _respondent(s: Session, system: str, r: Respondent, items: list[Item], seed: int, task) -> None:
-    """One simulated citizen answers the items in order, carrying its memory (Algorithm 1)."""
+def asked(messages: Messages, item: Item, mode: str) -> tuple[Messages, list[str] | None]:
+    """The citizen's messages as answer ``mode`` asks them, and a constrained answer's choices."""
+    templates = prompts(__package__, "def_modes")
+    if mode == "stated":
+        return restate(messages, FORMAT_LINE, stated_instruction(templates, len(item.options))), None
+    return messages, (choices_of(templates["choice"], len(item.options)) if mode == "constrained" else None)
+
+
+async def _respondent(
+    s: Session, system: str, r: Respondent, items: list[Item], seed: int, task, mode: str = "sample"
+) -> None:
+    """One simulated citizen answers the items in order, carrying its memory (Algorithm 1), in answer ``mode``."""
     memory: list = []
     for k, item in enumerate(items):
         if system == "cao":
@@ -124,9 +152,10 @@ async def _respondent(s: Session, system: str, r: Respondent, items: list[Item],
         if key in s.stored:
             text = s.stored[key] or ""
         else:
-            text = await s.chat(conversation(memory, prompt), r.decoding)
+            messages, choices = asked(conversation(memory, prompt), item, mode)
+            text = await s.chat(messages, r.decoding, 0, mode, choices)
             trace = r.trace() | {"memory_turns": len(memory), "decoding": applied_decoding(s.backend, r.decoding)}
-            s.store(system, r.agent, r.culture.code, item, r.index, text, trace=trace)
+            s.store(system, r.agent, r.culture.code, item, r.index, text, trace=trace, mode=mode)
         if r.memory_limit is not None:
             memory = remember(memory, item, text, r.memory_limit, rng_for(seed, r.culture.code, r.index, k + 1))
         s.progress.advance(task)
@@ -239,7 +268,7 @@ def _jobs(s: Session, sim: Simulation, survey: Survey, variant: str, base: Decod
     ]
     if variant == SINGLE:
         return [_ccsv_single(s, r, items, sim.decodes, task) for r in respondents]
-    return [_respondent(s, variant, r, items, sim.seed, task) for r in respondents]
+    return [_respondent(s, variant, r, items, sim.seed, task, sim.answer_mode) for r in respondents]
 
 
 def execute_simulation(
@@ -252,6 +281,9 @@ def execute_simulation(
         backend = spec.make()
         if "probs" in sim.variants and not backend.supports_probs:
             raise CulturescopeError(f"{spec.name}: the backend gives no option probabilities (variant probs)")
+        refusal = mode_refusal(backend, sim.answer_mode)
+        if refusal:
+            raise CulturescopeError(f"{spec.name}: no {sim.answer_mode} answers: {refusal}")
         with progress_bar(console) as progress:
             for variant in sim.variants:
                 session = Session(backend, spec.name, cache, run, progress)

@@ -111,9 +111,30 @@ class Compared:
     rows: pd.DataFrame  # the system's responses on these items
 
 
+#: Answer modes a system's label names, so that their rows are never pooled with sample/probs rows.
+LABELLED_MODES = ("constrained", "stated")
+
+
+def mode_labelled(responses: pd.DataFrame) -> pd.Series:
+    """Each row's system as the tables name it: ``def [constrained]``, ``def [stated]``; else the system
+    (a system already labelled stays as it is)."""
+    suffix = " [" + responses["mode"] + "]"
+    labelled = responses["mode"].isin(LABELLED_MODES) & ~pd.Series(
+        [s.endswith(x) for s, x in zip(responses["system"], suffix)], index=responses.index, dtype=bool
+    )
+    return responses["system"].where(~labelled, responses["system"] + suffix)
+
+
+def answer_mode_of(system: str, distributions: bool) -> str:
+    """The answer mode of a system label (:func:`mode_labelled`); unlabelled: probs or sample."""
+    return next((m for m in LABELLED_MODES if system.endswith(f" [{m}]")), "probs" if distributions else "sample")
+
+
 def compared(responses: pd.DataFrame, survey: Survey, cultures: list[str]) -> list[Compared]:
-    """Every (backbone, system, culture) of the responses with the items that have human answers."""
+    """Every (backbone, system, culture) of the responses with the items that have human answers; a
+    system answered in constrained or stated mode is its own system (:func:`mode_labelled`)."""
     found = []
+    responses = responses.assign(system=mode_labelled(responses)) if not responses.empty else responses
     for (backbone, system, culture), rows in responses.groupby(["backbone", "system", "culture"], sort=True):
         if culture not in cultures:
             continue
@@ -196,7 +217,7 @@ def scores(responses: pd.DataFrame, survey: Survey, cultures: list[str] | None =
     chosen = cultures or sorted(responses["culture"].unique())
     rows = []
     for p in preferences(responses[responses["mode"] != "judge"], survey, chosen):
-        mode = "probs" if p.diversity is None else "sample"
+        mode = answer_mode_of(p.system, p.diversity is None)
         values = {f"kl:{d}": v for d, v in p.by_dimension.items()} | {"kl": p.average, "valid": p.valid}
         if p.diversity is not None:
             values["diversity"] = p.diversity

@@ -12,6 +12,7 @@ from rich.markup import escape
 from culturescope.backends import BackboneSpec
 from culturescope.cli.options import (
     AnsweredCulturesOpt,
+    AnswerModeOpt,
     BackboneOpt,
     CulturesFileOpt,
     ItemsOpt,
@@ -24,6 +25,7 @@ from culturescope.cli.options import (
     item_selection,
     load_answers,
     load_survey_options,
+    one_answer_mode,
     resumable,
     split_names,
 )
@@ -112,6 +114,7 @@ def run(
     items: ItemsOpt = None,
     reference: ReferenceOpt = None,
     cultures_file: CulturesFileOpt = None,
+    answer_mode: AnswerModeOpt = None,
 ) -> None:
     """Simulated citizens of each culture answer the survey (DEF, Algorithm 1); then Table 1.
 
@@ -147,6 +150,7 @@ def run(
         seed=seed,
         choices=_choices(temperature=temperatures, top_p=top_ps, top_k=top_ks),
         baseline_decoding=baseline_decoding,
+        answer_mode=one_answer_mode(answer_mode),
     )
     out_dir = out_dir or default_dir(sim, survey)
     err = Console(stderr=True, soft_wrap=True)
