@@ -253,13 +253,13 @@ def specs_of(manifest: dict[str, Any]) -> list[BackboneSpec]:
     return specs
 
 
-def record_usage(run) -> list[dict]:
+def record_usage(run, table: dict[str, Price] | None = None) -> list[dict]:
     """Write the tokens and cost per backbone into the run's manifest (``usage``); returns the rows."""
     import json
 
     from culturescope.engine.store import MANIFEST
 
-    rows = usage_rows(run.responses(), specs_of(run.manifest))
+    rows = usage_rows(run.responses(), specs_of(run.manifest), table)
     run.manifest["usage"] = rows
     tmp = run.path / (MANIFEST + ".tmp")
     tmp.write_text(json.dumps(run.manifest, indent=2, ensure_ascii=False) + "\n")

@@ -186,10 +186,11 @@ def execute(
     go into the manifest however the run ends."""
     console = console or Console(stderr=True)
     run = open_run(out, experiment.describe(survey))
+    spending = spending or Spending()
     try:
-        _execute(experiment, survey, out, cache, console, made, spending or Spending(), run)
+        _execute(experiment, survey, out, cache, console, made, spending, run)
     finally:
-        record_usage(run)
+        record_usage(run, spending.table())
     return run
 
 
