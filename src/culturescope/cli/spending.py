@@ -59,3 +59,16 @@ def print_plan(tallies: list["Tally"], prices, fmt: Format) -> None:
 
     rows, notes = summary(tallies, prices)
     emit(rows, "Dry run: nothing sent", fmt, notes)
+
+
+def print_usage(responses, manifest: dict) -> None:
+    """Tokens and cost per backbone of a run's responses (``evaluate``), where any response has usage."""
+    from culturescope.engine.cost import specs_of, usage_rows
+
+    if "usage" not in responses or not responses["usage"].map(lambda u: isinstance(u, dict)).any():
+        return
+    notes = [
+        "cost: the tokens the providers reported, at the price of how each response was bought (online or "
+        "batch; docs/backends.md); — where the model has no price"
+    ]
+    emit(usage_rows(responses, specs_of(manifest)), "Tokens and cost", Format.table, notes)

@@ -42,6 +42,7 @@ from culturescope.cli.spending import (
     MaxCostOpt,
     PricesOpt,
     print_plan,
+    print_usage,
     spending,
 )
 from culturescope.errors import CulturescopeError
@@ -116,7 +117,7 @@ def evaluate(
     survey = load_survey_options(items, reference, cultures_file, survey_name)
     scores: list[SystemScore] = []
     if run is not None:
-        _, responses = load_runs([run], backbones)
+        opened, responses = load_runs([run], backbones)
         chosen = survey.resolve_cultures(cultures, default_cultures(responses[responses["round"] == round]))
         scores, coverage = evaluate_responses(responses, survey, chosen, reading, round, strict_complete)
         note_left_out(coverage.left_out, coverage.partial)
@@ -127,6 +128,8 @@ def evaluate(
     print_scores(scores, human_reference(survey, chosen, reading), format, reading)
     if format is Format.table:
         print_published(scores, chosen, reading)
+        if run is not None:
+            print_usage(responses, opened[0].manifest)
 
 
 @commands.command(rich_help_panel="Runs")
