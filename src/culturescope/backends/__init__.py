@@ -38,8 +38,19 @@ class BackboneSpec:
     thinking: bool | None = None
     chat_template: str | None = None
     constrain: str | None = None
+    # How, not what: sent through the provider's batch API (engine/batch.py), in batches of at most
+    # batch_size requests. Left out of as_dict(), so a run keeps its digest with or without them.
+    batch: bool | None = None
+    batch_size: int | None = None
 
     def __post_init__(self) -> None:
+        if (self.batch or self.batch_size) and self.provider not in ("openai", "anthropic"):
+            raise CulturescopeError(
+                f"backbone {self.name}: batch is for providers with a batch API (openai, anthropic), "
+                f"not {self.provider}"
+            )
+        if self.batch_size is not None and self.batch_size < 1:
+            raise CulturescopeError(f"backbone {self.name}: batch_size must be at least 1")
         if self.provider == "openai":
             from culturescope.backends.constrain import KINDS
 
@@ -118,7 +129,8 @@ class BackboneSpec:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        """The fields that say what the backbone is (not how it is called: ``batch``, ``batch_size``)."""
+        return {k: v for k, v in asdict(self).items() if v is not None and k not in ("batch", "batch_size")}
 
     def make(self) -> Backend:
         return registry.resolve(registry.backends()[self.provider].make)(self)

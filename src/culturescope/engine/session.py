@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
 
 from culturescope.backends.base import Backend, Decoding, Messages, decodes_greedily
+from culturescope.engine import cost
 from culturescope.engine.cache import RequestCache
 from culturescope.engine.extract import OK, choice_text, parse_answer, parse_boxed, parse_stated
 from culturescope.engine.store import Run
@@ -124,11 +125,13 @@ async def cached_chat(
     key = chat_key(backend, messages, decoding, sample, mode, choices)
     value = cache.get(key)
     if value is None:
-        if choices is not None:
-            done = await backend.choose(messages, decoding, sample, choices)
-        else:
-            done = await backend.chat(messages, decoding, sample)
-        value = {"text": done.text, "tokens": [done.prompt_tokens, done.completion_tokens]}
+        async with cost.spending(messages, mode, decoding) as bill:  # --max-cost
+            if choices is not None:
+                done = await backend.choose(messages, decoding, sample, choices)
+            else:
+                done = await backend.chat(messages, decoding, sample)
+            bill(done.prompt_tokens, done.completion_tokens)
+        value = {"text": done.text, "tokens": [done.prompt_tokens, done.completion_tokens], "via": "online"}
         cache.put(key, value)
     return value
 
@@ -145,16 +148,21 @@ def read_text(mode: str, text: str | None, n_options: int, parse=parse_boxed) ->
     return {"answer": parsed.answer, "status": parsed.status, "probs": None, "trace": None}
 
 
+def probs_key(backend: Backend, messages: Messages, prefix: str, n_options: int) -> str:
+    """The cache key of one option scoring."""
+    payload = {"backend": backend.id, "mode": "probs", "messages": messages, "prefix": prefix, "n_options": n_options}
+    if getattr(backend, "probs_id", None):
+        payload["scoring"] = backend.probs_id
+    return RequestCache.key(payload)
+
+
 async def cached_probs(
     backend: Backend, messages: Messages, prefix: str, n_options: int, cache: RequestCache
 ) -> dict[str, Any]:
     """``{"probs", "text"}`` of one option scoring (and ``"trace"``, how it was read, where the backend
     says), from the cache or the backend. A backend whose scoring is more than its ``id`` names it in
     ``probs_id`` (the chat template an HTTP backend renders with), which joins the key."""
-    payload = {"backend": backend.id, "mode": "probs", "messages": messages, "prefix": prefix, "n_options": n_options}
-    if getattr(backend, "probs_id", None):
-        payload["scoring"] = backend.probs_id
-    key = cache.key(payload)
+    key = probs_key(backend, messages, prefix, n_options)
     value = cache.get(key)
     if value is None:
         probs, text, *how = await backend.option_probs(messages, prefix, n_options)
@@ -192,6 +200,7 @@ async def _answer(
         "sample": req.sample,
         "raw": value["text"],
         "mode": mode,
+        "usage": cost.usage_of(value),
     } | read
 
 

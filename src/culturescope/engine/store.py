@@ -35,6 +35,7 @@ COLUMNS = [
     "raw",
     "status",
     "trace",  # what led to the answer where a system has intermediate steps (respondent, drafts, votes)
+    "usage",  # tokens the provider reported: {"input", "output", "via": online|batch}; null where none
 ]
 MANIFEST, RESPONSES = "manifest.json", "responses.jsonl"
 

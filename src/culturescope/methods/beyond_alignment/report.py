@@ -190,6 +190,20 @@ def report_parts(
     responses: pd.DataFrame, survey: Survey, cultures: list[str], options: ReportOptions
 ) -> tuple[list[str], list[str]]:
     """The HTML sections of the Beyond-Alignment systems, and a line for each system left out."""
-    return _alignment_parts(
+    parts, left_out = _alignment_parts(
         responses, survey, cultures, options.mode, options.replicates, options.per_item, options.strict
     )
+    return parts + _usage_part(responses), left_out
+
+
+def _usage_part(responses: pd.DataFrame) -> list[str]:
+    """Tokens and cost per backbone (priced by backbone name, ``engine/cost.py``), where responses have usage."""
+    from culturescope.backends import BackboneSpec
+    from culturescope.engine.cost import usage_rows
+
+    if "usage" not in responses or not responses["usage"].map(lambda u: isinstance(u, dict)).any():
+        return []
+    specs = [BackboneSpec(name=str(b), provider="") for b in responses["backbone"].dropna().unique()]
+    rows = pd.DataFrame(usage_rows(responses, specs))
+    note = "<p>Tokens as the providers reported them; cost at the price of how each was bought (online or batch).</p>"
+    return ["<h2>Tokens and cost</h2>" + note + _table(rows)]

@@ -32,11 +32,14 @@ from rich.console import Console
 from rich.markup import escape
 
 from culturescope.backends import BackboneSpec, Backend, presets
+from culturescope.engine.batch import Spending, answer
 from culturescope.engine.cache import RequestCache
+from culturescope.engine.cost import record_usage
+from culturescope.engine.plan import Tally, tally_for
 from culturescope.engine.prompts import prompts
 from culturescope.engine.rundir import digest, open_run
-from culturescope.engine.session import MODES, Request, mode_refusal, run_requests
-from culturescope.engine.store import Run
+from culturescope.engine.session import MODES, Request, done_keys, mode_refusal, run_requests
+from culturescope.engine.store import MANIFEST, Run
 from culturescope.errors import CulturescopeError
 from culturescope.methods.beyond_alignment import budgeting, exposure
 from culturescope.methods.beyond_alignment.static import answer_prefix, mode_messages, mode_prompts, persona_messages
@@ -175,11 +178,23 @@ def execute(
     cache: RequestCache,
     console: Console | None = None,
     made: dict[str, Backend] | None = None,
+    spending: Spending | None = None,
 ) -> Run:
     """Run every backbone in every mode; already stored responses are skipped. ``made``: backends
-    already made, by backbone name (the Python API's Backend objects); the others are made from specs."""
+    already made, by backbone name (the Python API's Backend objects); the others are made from specs.
+    ``spending``: ``--max-cost``, ``--batch`` (``engine/batch.py``); the tokens and cost per backbone
+    go into the manifest however the run ends."""
     console = console or Console(stderr=True)
     run = open_run(out, experiment.describe(survey))
+    spending = spending or Spending()
+    try:
+        _execute(experiment, survey, out, cache, console, made, spending, run)
+    finally:
+        record_usage(run, spending.table())
+    return run
+
+
+def _execute(experiment, survey, out, cache, console, made, spending: Spending, run: Run) -> None:
     choice = mode_prompts()["choice"]
     for spec in experiment.backbones:
         backend = (made or {}).get(spec.name) or spec.make()
@@ -208,8 +223,8 @@ def execute(
                         experiment.show,
                         mode,
                     )
-                n = run_requests(
-                    backend, spec.name, todo, mode, spec.decoding(), answer_prefix(), cache, run, console, choice
+                n = answer(
+                    spec, backend, todo, mode, spec.decoding(), answer_prefix(), cache, run, console, choice, spending
                 )
                 if mode == "probs" and getattr(backend, "probs_notice", None) and not round:
                     console.print(f"[yellow]notice[/]: {escape(backend.probs_notice)}", highlight=False)
@@ -218,7 +233,52 @@ def execute(
                     escape(f"{spec.name} [{mode}]{where}: {n} new responses ({len(todo) - n} already in {out})"),
                     highlight=False,
                 )
-    return run
+
+
+def plan(experiment: Experiment, survey: Survey, out: Path, cache: RequestCache, made=None) -> list[Tally]:
+    """``--dry-run``: per backbone, what ``execute`` would send (``engine/plan.py``); writes nothing. A
+    later exposure round is counted from the stored previous round where it is complete, else from
+    placeholder answers of the typical length (its cache is then not checked)."""
+    import pandas as pd
+
+    from culturescope.engine.cost import output_tokens
+
+    run = None
+    if (out / MANIFEST).exists():
+        run = Run.open(out)
+        if run.manifest.get("experiment") != experiment.describe(survey):
+            raise CulturescopeError(f"{out} holds a different experiment; choose another --out")
+    stored = run.responses() if run is not None else pd.DataFrame(columns=["backbone", "mode", "round", "usage"])
+    done = done_keys(run) if run is not None else set()
+    items, tallies = experiment.items(survey), []
+    for spec in experiment.backbones:
+        tally = tally_for(spec, (made or {}).get(spec.name))
+        for mode in experiment.modes:
+            if tally.backend is not None and mode_refusal(tally.backend, mode):
+                continue
+            mine = stored[(stored["backbone"] == spec.name) & (stored["mode"] == mode)]
+            outs = [u["output"] for u in mine["usage"] if isinstance(u, dict)]
+            observed = sum(outs) / len(outs) if outs else None
+            tally.add(experiment.requests(survey, mode), mode, spec.decoding(), answer_prefix(), cache, done, observed)
+            for rnd in range(1, experiment.rounds + 1):
+                previous = mine[mine["round"] == rnd - 1]
+                known = len(previous) == len(experiment.cultures) * len(items) * experiment.samples
+                if not known:
+                    filler = "x" * round(output_tokens(mode, spec.decoding(), observed) * 4)
+                    previous = pd.DataFrame(
+                        [
+                            {"culture": c, "item": it.id, "sample": s, "raw": filler, "answer": 1, "mode": mode}
+                            for c in experiment.cultures
+                            for it in items
+                            for s in range(experiment.samples)
+                        ]
+                    )
+                todo = exposure.round_requests(
+                    survey, experiment.cultures, items, previous, rnd, experiment.samples, experiment.show, mode
+                )
+                tally.add(todo, mode, spec.decoding(), answer_prefix(), cache, done, observed, known=known)
+        tallies.append(tally)
+    return tallies
 
 
 def execute_budgeting(

@@ -35,6 +35,16 @@ from culturescope.cli.options import (
     resumable,
 )
 from culturescope.cli.output import Format, FormatOpt, JsonOpt, note_left_out, out, output_format
+from culturescope.cli.spending import (
+    BatchFallbackOpt,
+    BatchOpt,
+    DryRunOpt,
+    MaxCostOpt,
+    PricesOpt,
+    print_plan,
+    print_usage,
+    spending,
+)
 from culturescope.errors import CulturescopeError
 from culturescope.methods.beyond_alignment.cli import commands
 from culturescope.methods.beyond_alignment.cli.common import print_dynamics, print_published, print_scores
@@ -47,13 +57,26 @@ if TYPE_CHECKING:
     from culturescope.methods.beyond_alignment.score import SystemScore
 
 
-def _execute(experiment: "Experiment", survey: Survey, out_dir: Path, cache: Path | None, err: Console) -> "Run":
+def _execute(
+    experiment: "Experiment", survey: Survey, out_dir: Path, cache: Path | None, err: Console, spend=None
+) -> "Run":
     """Run (or resume) an experiment into ``out_dir``, saying where; Ctrl-C keeps what is done."""
     from culturescope.engine.cache import RequestCache
     from culturescope.methods.beyond_alignment.run import execute
 
     err.print(escape(f"run directory: {out_dir}"), highlight=False)
-    return resumable("response", out_dir, lambda: execute(experiment, survey, out_dir, RequestCache(cache), err))
+    return resumable(
+        "response", out_dir, lambda: execute(experiment, survey, out_dir, RequestCache(cache), err, spending=spend)
+    )
+
+
+def _dry_run(experiment: "Experiment", survey: Survey, out_dir: Path, cache: Path | None, prices, fmt) -> None:
+    """``--dry-run``: what the run would send and cost; nothing is sent or written."""
+    from culturescope.engine.cache import RequestCache
+    from culturescope.engine.cost import price_table
+    from culturescope.methods.beyond_alignment.run import plan
+
+    print_plan(plan(experiment, survey, out_dir, RequestCache(cache)), price_table(prices), fmt)
 
 
 @commands.command(rich_help_panel="Runs")
@@ -94,7 +117,7 @@ def evaluate(
     survey = load_survey_options(items, reference, cultures_file, survey_name)
     scores: list[SystemScore] = []
     if run is not None:
-        _, responses = load_runs([run], backbones)
+        opened, responses = load_runs([run], backbones)
         chosen = survey.resolve_cultures(cultures, default_cultures(responses[responses["round"] == round]))
         scores, coverage = evaluate_responses(responses, survey, chosen, reading, round, strict_complete)
         note_left_out(coverage.left_out, coverage.partial)
@@ -105,6 +128,8 @@ def evaluate(
     print_scores(scores, human_reference(survey, chosen, reading), format, reading)
     if format is Format.table:
         print_published(scores, chosen, reading)
+        if run is not None:
+            print_usage(responses, opened[0].manifest)
 
 
 @commands.command(rich_help_panel="Runs")
@@ -185,6 +210,11 @@ def run(
     cultures_file: CulturesFileOpt = None,
     mode: AnswerModeOldOpt = None,
     json_: JsonOpt = False,
+    dry_run: DryRunOpt = False,
+    max_cost: MaxCostOpt = None,
+    prices: PricesOpt = None,
+    batch: BatchOpt = False,
+    batch_fallback: BatchFallbackOpt = False,
 ) -> None:
     """Agents of each culture answer every survey item (paper prompt, Appendix A.1); then the scores.
 
@@ -232,7 +262,10 @@ def run(
     err = Console(stderr=True, soft_wrap=True)  # never break a path across lines
     for line in preset_lines:
         err.print(escape(f"preset {preset}: {line}"), highlight=False)
-    result = _execute(experiment, survey, out_dir, cache, err)
+    if dry_run:
+        return _dry_run(experiment, survey, out_dir, cache, prices, format)
+    spend = spending(max_cost, prices, batch, batch_fallback)
+    result = _execute(experiment, survey, out_dir, cache, err, spend)
     responses = result.responses()
     reading = human_data(human, None)
     print_scores(
@@ -330,6 +363,11 @@ def exposure(
     cultures_file: CulturesFileOpt = None,
     mode: AnswerModeOldOpt = None,
     json_: JsonOpt = False,
+    dry_run: DryRunOpt = False,
+    max_cost: MaxCostOpt = None,
+    prices: PricesOpt = None,
+    batch: BatchOpt = False,
+    batch_fallback: BatchFallbackOpt = False,
 ) -> None:
     """Multi-round social exposure (§6): each round, agents see the others' previous answers.
 
@@ -350,6 +388,8 @@ def exposure(
         show=show,
     )
     out_dir = out_dir or experiment.default_dir(survey)
+    if dry_run:
+        return _dry_run(experiment, survey, out_dir, cache, prices, format)
     err = Console(stderr=True, soft_wrap=True)
-    result = _execute(experiment, survey, out_dir, cache, err)
+    result = _execute(experiment, survey, out_dir, cache, err, spending(max_cost, prices, batch, batch_fallback))
     print_dynamics(result.responses(), survey, None, human_data(human, None), format)
