@@ -232,3 +232,31 @@ def test_embedded_prompt_too_long_is_a_clear_error(embedded):
     long = [{"role": "user", "content": "culture " * 5000}]
     with pytest.raises(BackendError, match="exceeds the context window"):
         asyncio.run(embedded.chat(long, Decoding(max_tokens=8), 0))
+
+
+def test_embedded_constrained_greedy_reply_is_the_top_option(embedded):
+    """At temperature 0 a constrained reply is the code P(code) puts first: "\\boxed{" is forced and, for
+    items of up to 9 options, the code is one token, so the greedy choice is the argmax of probs."""
+    s = wvs7()
+    greedy = Decoding(temperature=0.0, max_tokens=16)
+    for culture, qid in [("BRA", "Q1"), ("NZL", "Q71"), ("CHN", "Q33"), ("NGA", "Q40"), ("MEX", "Q122")]:
+        item = s.item(qid)
+        n = len(item.options)
+        messages = persona_messages(s.culture(culture), item)
+        choices = [f"\\boxed{{{k}}}" for k in range(1, n + 1)]
+        reply = asyncio.run(embedded.choose(messages, greedy, 0, choices))
+        probs, _ = asyncio.run(embedded.option_probs(messages, answer_prefix(), n))
+        assert reply.text == choices[int(np.argmax(probs))], (culture, qid, reply.text, probs)
+
+
+def test_embedded_reply_does_not_depend_on_what_the_cache_held(embedded):
+    s = wvs7()
+    a = persona_messages(s.culture("BRA"), s.items[0])
+    b = persona_messages(s.culture("BRA"), s.items[1])  # same system prompt: its blocks are reused
+    d = Decoding(temperature=0.6, max_tokens=24, seed=5)
+    embedded._llm.reset()
+    fresh = asyncio.run(embedded.chat(a, d, 0)).text
+    asyncio.run(embedded.chat(b, d, 0))
+    after_b = asyncio.run(embedded.chat(a, d, 0)).text
+    again = asyncio.run(embedded.chat(a, d, 0)).text  # right after itself: its own blocks cached
+    assert fresh == after_b == again

@@ -1,10 +1,11 @@
 """Constrained answers (the ``constrained`` answer mode): the model samples, but only one of a list of
 answer texts (``\\boxed{1}`` … ``\\boxed{n}``, or ``Answer: 1`` …) can come out.
 
-Each backend enforces the list its own way: llama.cpp with a GBNF grammar (:func:`gbnf`), transformers
-with a logits processor over the choices' tokens (:class:`ChoiceTrie`), an OpenAI-compatible server
-with its structured output (:data:`KINDS`, the request fields of each). A backend that can do it has
-``async choose(messages, decoding, sample, choices) -> Completion``; one that cannot has none.
+The in-process backends (embedded, transformers) enforce the list with a logits processor over the
+choices' tokens (:class:`ChoiceTrie`); an OpenAI-compatible server with its structured output
+(:data:`KINDS`, the request fields of each; a GBNF grammar, :func:`gbnf`, for llama.cpp's servers).
+A backend that can do it has ``async choose(messages, decoding, sample, choices) -> Completion``; one
+that cannot has none.
 """
 
 from __future__ import annotations
