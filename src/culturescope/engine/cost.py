@@ -24,6 +24,7 @@ from typing import Any
 
 from culturescope.backends import BackboneSpec
 from culturescope.backends.base import Decoding, Messages
+from culturescope.engine.yamlfile import read_yaml
 from culturescope.errors import CulturescopeError
 
 SHIPPED = Path(__file__).with_name("prices.yaml")
@@ -57,14 +58,7 @@ class Price:
 
 
 def _read(path: Path) -> dict[str, Price]:
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CulturescopeError(f"{path}: cannot read price table ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise CulturescopeError(f"{path}: invalid YAML ({exc})".replace("\n", " ")) from None
+    data = read_yaml(path, "price table")
     models = data.get("models") if isinstance(data, dict) else None
     if not isinstance(models, dict):
         raise CulturescopeError(f"{path}: expected a mapping 'models: {{MODEL: {{input, output, ...}}}}'")

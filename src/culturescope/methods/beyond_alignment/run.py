@@ -40,6 +40,7 @@ from culturescope.engine.prompts import prompts
 from culturescope.engine.rundir import digest, open_run
 from culturescope.engine.session import MODES, Request, done_keys, mode_refusal, run_requests
 from culturescope.engine.store import MANIFEST, Run
+from culturescope.engine.yamlfile import read_yaml
 from culturescope.errors import CulturescopeError
 from culturescope.methods.beyond_alignment import budgeting, exposure
 from culturescope.methods.beyond_alignment.static import answer_prefix, mode_messages, mode_prompts, persona_messages
@@ -139,14 +140,7 @@ class Experiment:
 
 def load_experiment(path: Path) -> dict[str, Any]:
     """The fields of a YAML experiment file, checked."""
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CulturescopeError(f"{path}: cannot read file ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise CulturescopeError(f"{path}: invalid YAML ({exc})".replace("\n", " ")) from None
+    data = read_yaml(path, "file")
     if not isinstance(data, dict):
         raise CulturescopeError(f"{path}: expected a mapping with 'backbones'")
     known = {"backbones", "cultures", "modes", "samples", "limit", "only", "per_dimension", "rounds", "show", "preset"}
