@@ -93,7 +93,7 @@ class ScriptedServer:
 class LlamaServer:
     """The llama.cpp OpenAI-compatible server with the embedded model, on a given port."""
 
-    def __init__(self, model: Path, port: int, log: Path):
+    def __init__(self, model: Path, port: int, log: Path, threads: int | None = None):
         self.port, self.url = port, f"http://127.0.0.1:{port}/v1"
         self.log_path = log
         self.log = log.open("ab")
@@ -112,6 +112,7 @@ class LlamaServer:
                 "2048",
                 "--model_alias",
                 "smollm2",
+                *(["--n_threads", str(threads), "--n_threads_batch", str(threads)] if threads else []),
             ],
             stdout=self.log,
             stderr=subprocess.STDOUT,

@@ -90,7 +90,7 @@ class Pool:
     def _pick(self, now: float) -> tuple[Replica | None, float]:
         """The replica to send to now, or None and how long to wait before looking again."""
         live = [r for r in self.replicas if r.down_until <= now] or self.replicas
-        ready = [r for r in live if r.not_before <= now and r.in_flight < r.slots()]
+        ready = [r for r in live if r.not_before <= now and r.in_flight < (1 if r.failures else r.slots())]
         if ready:
             fewest = min(r.in_flight for r in ready)
             return random.choice([r for r in ready if r.in_flight == fewest]), 0.0
