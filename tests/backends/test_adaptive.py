@@ -29,7 +29,9 @@ def test_level_converges_near_the_server_capacity_within_the_retry_budget(tmp_pa
     try:
         backend = OpenAICompatible("m", server.url, concurrency=16, max_retries=retries, backoff=0.05)
         run = Run.create(tmp_path / "run", {"kind": "test"})
-        n = run_requests(backend, "m", requests(total), "sample", Decoding(), "", RequestCache(None), run)
+        n = run_requests(
+            backend, "m", requests(total), "sample", Decoding(), "", RequestCache(tmp_path / "cache.sqlite"), run
+        )
     finally:
         server.close()
     assert n == total
