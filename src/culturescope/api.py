@@ -131,8 +131,8 @@ def run(
     (default: all), ``limit``: the first N of them."""
     from rich.console import Console
 
-    from culturescope.engine.cache import RequestCache
     from culturescope.engine import lock
+    from culturescope.engine.cache import RequestCache
     from culturescope.methods.beyond_alignment.run import Experiment, execute
     from culturescope.survey import PAPER_CULTURES
 

@@ -116,7 +116,7 @@ class OpenAICompatible:
         """POST ``fields`` (with ``model``; ``extra_body`` merged in) to ``path`` on a replica the pool
         chooses, retried there; the reply as the SDK's ``cast_to``. The body goes through the SDK's
         low-level ``post``, as built here: ``create()``'s recursive rewriting of typed parameters cost
-        a quarter of culturescope's time per request (``benchmarks/http.py``)."""
+        a quarter of culturescope's time per request (``benchmarks/http_throughput.py``)."""
         oa = self._openai
         clients = self._per_loop()[2]
         extra = fields.pop("extra_body", None) or {}

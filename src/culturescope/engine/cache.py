@@ -5,7 +5,7 @@ parameters and sample index. Values are the backend's answer as JSON. WAL mode l
 process read while a run writes; each put is its own committed transaction, synced to disk at WAL
 checkpoints rather than at each commit (``synchronous=NORMAL``): a killed process loses nothing,
 a power cut at most the last answers, which are then asked again. A sync per commit held up
-every request in flight (``benchmarks/http.py``).
+every request in flight (``benchmarks/http_throughput.py``).
 """
 
 from __future__ import annotations

@@ -17,36 +17,34 @@ chat request with one fixed completion at once. The stub is the point: against t
 on the model and their ratio is 1.00 whatever culturescope's overhead; only a server faster than the
 client shows what the client costs. Prints requests/s of each (median of the rounds) and the ratio.
 
-    python benchmarks/http.py [--requests 600] [--concurrency 16] [--rounds 3] [--server stub|llama]
+Named ``http_throughput.py``, not ``http.py``: a file ``http.py`` in this folder would shadow the
+standard library's ``http`` package for every script run from here (``urllib.request`` fails).
+
+    python benchmarks/http_throughput.py [--requests 600] [--concurrency 16] [--rounds 3] [--server stub|llama]
 """
 
+import argparse
+import asyncio
+import json
+import socket
+import statistics
+import subprocess
 import sys
+import tempfile
+import time
+import urllib.request
 from pathlib import Path
 
-# This file is named http.py: its folder, first on sys.path when run as a script, would shadow the
-# standard library's http package (urllib, uvicorn and httpx2 import it).
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+from rich.console import Console
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import json  # noqa: E402
-import socket  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import urllib.request  # noqa: E402
-
-from rich.console import Console  # noqa: E402
-
-from culturescope.backends.embedded import default_model_path  # noqa: E402
-from culturescope.backends.openai_compat import OpenAICompatible  # noqa: E402
-from culturescope.engine import lock  # noqa: E402
-from culturescope.engine.cache import RequestCache  # noqa: E402
-from culturescope.engine.session import Request, run_requests  # noqa: E402
-from culturescope.engine.store import Run  # noqa: E402
-from culturescope.methods.beyond_alignment.static import answer_prefix, persona_messages  # noqa: E402
-from culturescope.survey import wvs7  # noqa: E402
+from culturescope.backends.embedded import default_model_path
+from culturescope.backends.openai_compat import OpenAICompatible
+from culturescope.engine import lock
+from culturescope.engine.cache import RequestCache
+from culturescope.engine.session import Request, run_requests
+from culturescope.engine.store import Run
+from culturescope.methods.beyond_alignment.static import answer_prefix, persona_messages
+from culturescope.survey import wvs7
 
 REPLY = json.dumps(
     {

@@ -1,0 +1,113 @@
+"""Requests/s of one backbone over two llama.cpp replicas against one replica alone, in one run.
+
+Starts two ``python -m llama_cpp.server`` with the embedded model's GGUF on 127.0.0.1, one thread
+each, and answers chat requests (the Beyond-Alignment persona prompt, sample mode, 16 new tokens)
+through ``run_requests`` with the ``openai`` backend at the same concurrency: once with
+``base_url`` the first server, once with both (``base_url`` a list: the pool sends each request to
+the replica with fewest in flight). Alternating rounds with disjoint, equally long sets of requests
+and a fresh request cache each, so nothing is answered from a cache; the two servers' own prompt
+caches see each prompt once. Prints requests/s of each and the ratio (target: two replicas ≥ 1.6×
+one). Each server is single-threaded, so the ratio also needs two free cores.
+
+    python benchmarks/replicas.py [--requests 24] [--rounds 2] [--concurrency 4]
+"""
+
+import argparse
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from rich.console import Console
+
+from culturescope.backends.base import Decoding
+from culturescope.backends.embedded import default_model_path
+from culturescope.backends.openai_compat import OpenAICompatible
+from culturescope.engine import lock
+from culturescope.engine.cache import RequestCache
+from culturescope.engine.session import Request, run_requests
+from culturescope.engine.store import Run
+from culturescope.methods.beyond_alignment.static import answer_prefix, persona_messages
+from culturescope.survey import wvs7
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(port: int, log) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(default_model_path()), "--host", "127.0.0.1"]
+    cmd += ["--port", str(port), "--n_ctx", "2048", "--n_threads", "1", "--n_threads_batch", "1"]
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"llama_cpp.server exited with {proc.returncode}; see {log.name}")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2)
+            return proc
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise SystemExit("llama_cpp.server did not start within 300 s")
+
+
+def timed(urls: list[str], requests: list[Request], concurrency: int) -> float:
+    """Seconds to answer ``requests`` over ``urls`` into a fresh run with a fresh cache."""
+    backend = OpenAICompatible("smollm2", urls, concurrency=concurrency)
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Run.create(Path(tmp) / "run", {"kind": "benchmark"})
+        started = time.perf_counter()
+        n = run_requests(
+            backend, "smollm2", requests, "sample", Decoding(temperature=0.6, max_tokens=16), answer_prefix(),
+            RequestCache(Path(tmp) / "cache.sqlite"), run, Console(stderr=True, quiet=True),
+        )  # fmt: skip
+        took = time.perf_counter() - started
+        assert n == len(requests) == len(run.responses())
+        lock.release(run.path)
+    return took
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=24, help="per round and setting")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=4)
+    args = parser.parse_args()
+
+    survey = wvs7()
+    pairs = [(c, it) for it in survey.items for c in survey.cultures]
+    requests = [
+        Request("static", c.code, c.code, it.id, len(it.options), 0, 0, persona_messages(c, it)) for c, it in pairs
+    ]
+    sets = [requests[i * args.requests : (i + 1) * args.requests] for i in range(2 * args.rounds)]
+    ports = [free_port(), free_port()]
+    urls = [f"http://127.0.0.1:{p}/v1" for p in ports]
+    with tempfile.NamedTemporaryFile("wb", suffix=".log", delete=False) as log:
+        servers = [start_server(p, log) for p in ports]
+    one, two = [], []
+    try:
+        for r in range(args.rounds):  # alternate which set and which setting goes first
+            a, b = sets[2 * r], sets[2 * r + 1]
+            one.append(timed(urls[:1], a if r % 2 == 0 else b, args.concurrency))
+            two.append(timed(urls, b if r % 2 == 0 else a, args.concurrency))
+    finally:
+        for s in servers:
+            s.kill()
+            s.wait()
+    n = args.requests
+    rate_one, rate_two = n / statistics.median(one), n / statistics.median(two)
+    print(f"{n} chat requests per round, {args.rounds} rounds, concurrency {args.concurrency}, 16 new tokens each")
+    print(f"one replica:  {rate_one:6.2f} requests/s  (rounds: {', '.join(f'{n / t:.2f}' for t in one)})")
+    print(f"two replicas: {rate_two:6.2f} requests/s  (rounds: {', '.join(f'{n / t:.2f}' for t in two)})")
+    print(f"two / one: {rate_two / rate_one:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
