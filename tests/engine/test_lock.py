@@ -15,6 +15,7 @@ from culturescope.engine import lock
 from culturescope.engine.store import Run
 from culturescope.errors import CulturescopeError
 from helpers.clitools import cli, env_with, lines, wait_for_lines
+from helpers.reference_outputs import majority_text, write_model
 from helpers.servers import ScriptedServer
 
 KEY = ["system", "backbone", "mode", "agent", "item", "round", "sample"]
@@ -122,3 +123,32 @@ def test_reader_skips_a_last_line_cut_inside_a_character(tmp_path):
         table = Run.open(run.path).responses()
     assert list(table["raw"]) == ["Não"]
     lock.release(run.path)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run", "-b", "scripted:culture", "--cultures", "BRA", "--limit", "2"],
+        ["exposure", "-b", "scripted:culture", "--cultures", "BRA,CHN", "--limit", "2"],
+        ["pb", "-b", "scripted:culture", "--cultures", "BRA"],
+        ["simulate", "run", "-b", "scripted:culture", "--cultures", "USA", "--respondents", "1", "--only", "Q1"],
+        ["palette", "run", "-b", "scripted:culture", "--cultures", "NGA", "--only", "Q1", "--method", "vanilla"],
+        ["import", "REFERENCE"],
+    ],
+    ids=lambda c: " ".join(c[:2]),
+)
+def test_every_command_that_writes_a_run_takes_the_lock(tmp_path, command):
+    if command == ["import", "REFERENCE"]:
+        src = tmp_path / "reference"
+        src.mkdir()
+        write_model(src, "oracle", majority_text, cultures=["BRA"])
+        command = ["import", str(src)]
+    out = tmp_path / "busy"
+    lock.acquire(out)  # this test process is the writer
+    try:
+        done = cli(*command, "--out", str(out), env=env_with(tmp_path))
+    finally:
+        lock.release(out)
+    assert done.returncode == 2
+    assert f"error: {out} is in use by another culturescope process (PID {os.getpid()} on" in done.stderr
+    assert not (out / "responses.jsonl").exists()
