@@ -131,6 +131,7 @@ def run(
     (default: all), ``limit``: the first N of them."""
     from rich.console import Console
 
+    from culturescope.engine import lock
     from culturescope.engine.cache import RequestCache
     from culturescope.methods.beyond_alignment.run import Experiment, execute
     from culturescope.survey import PAPER_CULTURES
@@ -149,7 +150,10 @@ def run(
     made = {spec.name: backend for spec, backend in chosen if backend is not None}
     out = Path(out) if out else experiment.default_dir(survey)
     console = Console(stderr=True, quiet=quiet)
-    stored = execute(experiment, survey, out, RequestCache(Path(cache) if cache else None), console, made)
+    try:
+        stored = execute(experiment, survey, out, RequestCache(Path(cache) if cache else None), console, made)
+    finally:  # a notebook that made a run does not keep other processes out of it
+        lock.release(out)
     return Results([stored], survey, experiment.cultures)
 
 

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from culturescope.backends import BackboneSpec
+from culturescope.engine import lock
 from culturescope.engine.prompts import prompts
 from culturescope.engine.rundir import digest
 from culturescope.engine.store import Run
@@ -172,6 +173,7 @@ def test_a_run_chosen_by_limit_alone_keeps_its_directory_and_resumes(tmp_path):
     }
     folder = tmp_path / "runs" / f"scripted-culture-{digest(old)}"
     Run.create(folder, {"kind": "run", "experiment": old})
+    lock.release(folder)  # this test process wrote the old run; the command below resumes it
     args = ["run", *SCRIPTED, "--cultures", "BRA,CHN", "--limit", "2"]
     first = run_cli(*args, env=env_with(tmp_path), cwd=tmp_path, timeout=180)  # default directory: the same digest
     works(

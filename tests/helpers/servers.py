@@ -93,7 +93,7 @@ class ScriptedServer:
 class LlamaServer:
     """The llama.cpp OpenAI-compatible server with the embedded model, on a given port."""
 
-    def __init__(self, model: Path, port: int, log: Path):
+    def __init__(self, model: Path, port: int, log: Path, threads: int | None = None):
         self.port, self.url = port, f"http://127.0.0.1:{port}/v1"
         self.log_path = log
         self.log = log.open("ab")
@@ -112,6 +112,7 @@ class LlamaServer:
                 "2048",
                 "--model_alias",
                 "smollm2",
+                *(["--n_threads", str(threads), "--n_threads_batch", str(threads)] if threads else []),
             ],
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -132,3 +133,52 @@ class LlamaServer:
         self.proc.kill()
         self.proc.wait()
         self.log.close()
+
+
+class CapacityServer:
+    """An OpenAI-compatible chat server that works on at most ``capacity`` requests at once: a request
+    that arrives while ``capacity`` are in flight is answered 429 (with ``Retry-After`` where given);
+    the others take ``delay`` seconds. Records (time, prompt, status, requests in flight on arrival)."""
+
+    def __init__(self, capacity: int, delay: float, retry_after: str | None = None):
+        self.capacity, self.in_flight, self.log = capacity, 0, []
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # kept-alive connections, as real servers
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with outer.lock:
+                    busy = outer.in_flight
+                    status = 429 if busy >= outer.capacity else 200
+                    outer.in_flight += status == 200
+                    outer.log.append((time.monotonic(), body["messages"][-1]["content"], status, busy))
+                if status == 200:
+                    time.sleep(delay)
+                    with outer.lock:
+                        outer.in_flight -= 1
+                    payload = chat_completion("Answer: 1\n\\boxed{1}")
+                else:
+                    payload = {"error": {"message": "too many requests in flight", "type": "rate_limit"}}
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                if status == 429 and retry_after is not None:
+                    self.send_header("Retry-After", retry_after)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -27,7 +27,7 @@ class BackboneSpec:
     name: str
     provider: str
     model: str | None = None
-    base_url: str | None = None
+    base_url: str | tuple[str, ...] | None = None  # a list: replicas of one model (provider openai)
     api_key_env: str | None = None
     temperature: float | None = None
     top_p: float | None = 1.0
@@ -51,6 +51,16 @@ class BackboneSpec:
             )
         if self.batch_size is not None and self.batch_size < 1:
             raise CulturescopeError(f"backbone {self.name}: batch_size must be at least 1")
+        if isinstance(self.base_url, (list, tuple)):
+            urls = tuple(self.base_url)
+            if self.provider != "openai" or not urls or not all(isinstance(u, str) and u for u in urls):
+                raise CulturescopeError(
+                    f"backbone {self.name}: base_url as a list names replicas of one OpenAI-compatible server "
+                    "(provider openai), each a URL"
+                )
+            object.__setattr__(self, "base_url", urls[0] if len(urls) == 1 else urls)
+        if self.batch and isinstance(self.base_url, tuple):
+            raise CulturescopeError(f"backbone {self.name}: a batch goes to one provider URL, not to replicas")
         if self.provider == "openai":
             from culturescope.backends.constrain import KINDS
 
@@ -81,8 +91,8 @@ class BackboneSpec:
     @classmethod
     def parse(cls, text: str) -> BackboneSpec:
         """CLI shorthand ``PROVIDER[:REST]``, e.g. ``embedded``, ``embedded:PATH.gguf``, ``openai:MODEL``,
-        ``openai:MODEL@BASE_URL`` (a local server, no key), ``anthropic:MODEL``, ``transformers:PATH``
-        (a local model directory or GGUF file), or a provider a plugin registers."""
+        ``openai:MODEL@BASE_URL`` (a local server, no key; ``@URL1,URL2``: replicas), ``anthropic:MODEL``,
+        ``transformers:PATH`` (a local model directory or GGUF file), or a provider a plugin registers."""
         name, _, rest = text.partition(":")
         providers = registry.backends()
         if name not in providers:
@@ -130,7 +140,11 @@ class BackboneSpec:
 
     def as_dict(self) -> dict[str, Any]:
         """The fields that say what the backbone is (not how it is called: ``batch``, ``batch_size``)."""
-        return {k: v for k, v in asdict(self).items() if v is not None and k not in ("batch", "batch_size")}
+        return {
+            k: list(v) if isinstance(v, tuple) else v
+            for k, v in asdict(self).items()
+            if v is not None and k not in ("batch", "batch_size")
+        }
 
     def make(self) -> Backend:
         return registry.resolve(registry.backends()[self.provider].make)(self)
@@ -151,7 +165,8 @@ def _parse_api(text: str, rest: str) -> dict[str, Any]:
     if not model:
         raise CulturescopeError(f"backbone {text!r} names no model")
     key = None if base_url else {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}[text.partition(":")[0]]
-    return {"name": model, "model": model, "base_url": base_url or None, "api_key_env": key}
+    urls = tuple(base_url.split(",")) if "," in base_url else base_url or None  # replicas of one model
+    return {"name": model, "model": model, "base_url": urls, "api_key_env": key}
 
 
 def _parse_scripted(text: str, rest: str) -> dict[str, Any]:
@@ -204,7 +219,7 @@ def _scripted(spec: BackboneSpec) -> Backend:
 
 BUILTIN_PROVIDERS = (
     registry.BackendProvider("embedded", _embedded, "embedded[:PATH.gguf]", _parse_embedded),
-    registry.BackendProvider("openai", _openai, "openai:MODEL[@BASE_URL]", _parse_api),
+    registry.BackendProvider("openai", _openai, "openai:MODEL[@BASE_URL[,BASE_URL...]]", _parse_api),
     registry.BackendProvider("anthropic", _anthropic, "anthropic:MODEL", _parse_api),
     registry.BackendProvider("transformers", _transformers, "transformers:PATH", _parse_path),
     registry.BackendProvider("scripted", _scripted, "scripted[:first|last|uniform|culture]", _parse_scripted),

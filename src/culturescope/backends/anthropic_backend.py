@@ -10,11 +10,10 @@ used here), so it has no ``choose`` and a constrained run skips it with ``constr
 
 from __future__ import annotations
 
-import asyncio
 import os
-import random
 
 from culturescope.backends.base import BackendError, Completion, Decoding, Messages
+from culturescope.backends.pool import Pool, transient
 
 
 def to_anthropic(messages: Messages) -> tuple[str | None, list[dict]]:
@@ -52,6 +51,12 @@ class Anthropic:
         self._secret = key
         self._anthropic = anthropic
         self._client = anthropic.AsyncAnthropic(api_key=key, base_url=base_url, max_retries=0, timeout=timeout)
+        #: Adaptive concurrency (``backends/pool.py``): halved on 429 and 529 (overloaded), grown back on success.
+        self.pool = Pool([base_url], concurrency, max_retries, backoff, 60.0)
+
+    @property
+    def concurrency_now(self) -> int:
+        return self.pool.level
 
     def request(self, messages: Messages, decoding: Decoding) -> dict:
         """The keyword arguments of ``messages.create`` for these messages."""
@@ -64,20 +69,19 @@ class Anthropic:
     async def chat(self, messages: Messages, decoding: Decoding, sample: int) -> Completion:
         a = self._anthropic
         params = self.request(messages, decoding)
-        for attempt in range(self.max_retries + 1):
+
+        async def attempt(_url):
             try:
-                msg = await self._client.messages.create(**params)
-                break
+                return await self._client.messages.create(**params)
             except (a.RateLimitError, a.InternalServerError, a.APIConnectionError) as exc:
-                if attempt == self.max_retries:
-                    raise BackendError(
-                        f"{self.id}: gave up after {attempt + 1} attempts: {exc}".replace(self._secret, "***")
-                    ) from None
-                await asyncio.sleep(random.uniform(0, min(60.0, self.backoff * 2**attempt)))
+                raise transient(exc) from None  # 529 is Anthropic's "overloaded"
             except a.APIStatusError as exc:
-                raise BackendError(
-                    f"{self.id}: HTTP {exc.status_code}: {exc.message}".replace(self._secret, "***")
-                ) from None
+                raise BackendError(f"{self.id}: HTTP {exc.status_code}: {exc.message}") from None
+
+        try:
+            msg = await self.pool.send(attempt, self.id)
+        except BackendError as exc:
+            raise BackendError(str(exc).replace(self._secret, "***")) from None
         text = "".join(block.text for block in msg.content if block.type == "text")
         return Completion(text, msg.usage.input_tokens, msg.usage.output_tokens)
 

@@ -1,7 +1,10 @@
 """Any OpenAI-compatible chat server: vLLM, SGLang, llama.cpp server, Ollama, OpenAI, Gemini, xAI.
 
-Transient failures (429, 5xx, timeouts, refused connections) are retried with exponential backoff
-and full jitter, honouring ``Retry-After``; any other 4xx ends the run with the server's message.
+Requests are sent through a ``backends/pool.py`` pool: ``base_url`` may be a list of replicas of one
+model (the least busy live one gets each request; one that fails is set aside and tried again later),
+and each replica's concurrency adapts to its 429s. Transient failures (429, 5xx, timeouts, refused
+connections) are retried with exponential backoff and full jitter, honouring ``Retry-After``; any
+other 4xx ends the run with the server's message.
 The API key is read from the environment variable named in the config and never leaves this object.
 
 Option probabilities (``backends/http_probs.py`` reads them from the server's top log-probabilities,
@@ -26,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 from pathlib import Path
 
 import numpy as np
@@ -34,10 +36,13 @@ import numpy as np
 from culturescope.backends.base import BackendError, Completion, Decoding, Messages
 from culturescope.backends.constrain import KINDS, structured_output
 from culturescope.backends.http_probs import TOP_LOGPROBS, WIDE_LOGPROBS, Scored, read_reply, score_codes
+from culturescope.backends.pool import Pool, transient
 from culturescope.engine.extract import choice_text
 
 #: The prefill probe: a count the server continues with "7" when it continues the final message.
 PROBE = ([{"role": "user", "content": "Count from 1 to 10, separated by commas."}], "1,2,3,4,5,6,", "7")
+#: The request options of every call: the API key as a bearer token, as the SDK's own methods send it.
+AUTH = {"security": {"bearer_auth": True}}
 REPLY_NOTICE = "inexact: read from the model's own reply (no prefill, no chat_template)"
 
 
@@ -52,7 +57,7 @@ class OpenAICompatible:
     def __init__(
         self,
         model: str,
-        base_url: str | None = None,
+        base_url: str | list[str] | tuple[str, ...] | None = None,
         api_key_env: str | None = None,
         concurrency: int = 8,
         timeout: float = 120.0,
@@ -66,13 +71,18 @@ class OpenAICompatible:
 
         if constrain not in KINDS:
             raise BackendError(f"unknown constrain {constrain!r}; use one of {', '.join(KINDS)}")
+        urls = [base_url] if base_url is None or isinstance(base_url, str) else list(base_url)
+        if not urls:
+            raise BackendError(f"openai:{model}: base_url is an empty list")
         self.model = model
         self.base_url = base_url
         #: How constrained answers are asked for (part of their cache key).
         self.constrain_id = constrain
-        self.id = f"openai:{model}@{base_url or 'https://api.openai.com/v1'}"
+        # Replicas serve one model: the key names them all, in a fixed order (a single URL as before).
+        self.id = f"openai:{model}@{','.join(sorted(u for u in urls if u)) or 'https://api.openai.com/v1'}"
         self.concurrency = concurrency
         self.max_retries, self.backoff, self.max_backoff = max_retries, backoff, max_backoff
+        self.pool = Pool(urls, concurrency, max_retries, backoff, max_backoff)
         if api_key_env:
             key = os.environ.get(api_key_env)
             if not key:
@@ -80,7 +90,7 @@ class OpenAICompatible:
         else:
             key = "not-needed"  # local servers ignore it
         self._secret = key
-        self._connect = dict(base_url=base_url, api_key=key, max_retries=0, timeout=timeout)
+        self._connect = dict(api_key=key, max_retries=0, timeout=timeout)
         self._openai = openai
         self.template = None
         if chat_template is not None:
@@ -97,35 +107,38 @@ class OpenAICompatible:
     def _redact(self, text: str) -> str:
         return text.replace(self._secret, "***") if len(self._secret) > 3 else text
 
-    def _retry_after(self, exc: Exception) -> float | None:
-        response = getattr(exc, "response", None)
-        value = response.headers.get("retry-after") if response is not None else None
-        try:
-            return float(value) if value is not None else None
-        except ValueError:
-            return None
+    @property
+    def concurrency_now(self) -> int:
+        """How many requests may be in flight now (adapted to the servers' 429s)."""
+        return self.pool.level
 
-    async def _call(self, create, **kwargs):
+    async def _call(self, path: str, cast_to, **fields):
+        """POST ``fields`` (with ``model``; ``extra_body`` merged in) to ``path`` on a replica the pool
+        chooses, retried there; the reply as the SDK's ``cast_to``. The body goes through the SDK's
+        low-level ``post``, as built here: ``create()``'s recursive rewriting of typed parameters cost
+        a quarter of culturescope's time per request (``benchmarks/http_throughput.py``)."""
         oa = self._openai
-        for attempt in range(self.max_retries + 1):
+        clients = self._per_loop()[2]
+        extra = fields.pop("extra_body", None) or {}
+        body = {"model": self.model, **fields, **extra}
+
+        async def attempt(url):
             try:
-                return await create(model=self.model, **kwargs)
+                return await clients[url].post(path, cast_to=cast_to, body=body, options=AUTH)
             except (oa.RateLimitError, oa.InternalServerError, oa.APIConnectionError) as exc:
-                if attempt == self.max_retries:
-                    raise BackendError(
-                        self._redact(f"{self.id}: gave up after {attempt + 1} attempts: {exc}")
-                    ) from None
-                wait = self._retry_after(exc) or random.uniform(0, min(self.max_backoff, self.backoff * 2**attempt))
-                await asyncio.sleep(wait)
+                raise transient(exc) from None
             except oa.APIStatusError as exc:
                 raise ClientError(self._redact(f"{self.id}: HTTP {exc.status_code}: {exc.message}")) from None
 
-    async def _create(self, **kwargs):
-        return await self._call(self._client.chat.completions.create, **kwargs)
+        try:
+            return await self.pool.send(attempt, self.id)
+        except ClientError:
+            raise
+        except BackendError as exc:
+            raise BackendError(self._redact(str(exc))) from None
 
-    @property
-    def _client(self):
-        return self._per_loop()[2]
+    async def _create(self, **fields):
+        return await self._call("/chat/completions", self._openai.types.chat.ChatCompletion, **fields)
 
     def request(self, decoding: Decoding, sample: int) -> dict:
         """The sampling fields of a chat request. ``top_p`` None and ``max_tokens`` None are not sent
@@ -168,14 +181,14 @@ class OpenAICompatible:
 
     # -- option probabilities ------------------------------------------------------------------
 
-    def _per_loop(self) -> tuple[asyncio.Lock, asyncio.Semaphore, object]:
-        """The probe's lock, the bound on option-scoring requests in flight and the HTTP client, made
-        anew for each event loop: a run calls ``asyncio.run`` once per mode, and a client's kept-alive
-        connections belong to the loop that opened them."""
+    def _per_loop(self) -> tuple[asyncio.Lock, asyncio.Semaphore, dict]:
+        """The probe's lock, the bound on option-scoring requests in flight and the HTTP client of each
+        replica, made anew for each event loop: a run calls ``asyncio.run`` once per mode, and a client's
+        kept-alive connections belong to the loop that opened them."""
         loop = asyncio.get_running_loop()
         if self._loop is None or self._loop[0] is not loop:
-            client = self._openai.AsyncOpenAI(**self._connect)
-            self._loop = (loop, asyncio.Lock(), asyncio.Semaphore(max(1, self.concurrency)), client)
+            clients = {r.url: self._openai.AsyncOpenAI(base_url=r.url, **self._connect) for r in self.pool.replicas}
+            self._loop = (loop, asyncio.Lock(), asyncio.Semaphore(max(1, self.concurrency)), clients)
         return self._loop[1:]
 
     def _gates(self) -> tuple[asyncio.Lock, asyncio.Semaphore]:
@@ -196,7 +209,7 @@ class OpenAICompatible:
         """Top ``k`` log-probabilities of the token after a raw ``prompt`` (``/v1/completions``)."""
         async with self._gates()[1]:
             resp = await self._call(
-                self._client.completions.create, prompt=prompt, max_tokens=1, logprobs=k, temperature=0.0
+                "/completions", self._openai.types.Completion, prompt=prompt, max_tokens=1, logprobs=k, temperature=0.0
             )
         lp = resp.choices[0].logprobs if resp.choices else None
         if lp is not None and lp.top_logprobs and lp.top_logprobs[0] is not None:  # the legacy shape

@@ -2,7 +2,10 @@
 
 Keys hash everything that determines a response: backend id, request kind, messages, decoding
 parameters and sample index. Values are the backend's answer as JSON. WAL mode lets a second
-process read while a run writes; each put is its own committed transaction.
+process read while a run writes; each put is its own committed transaction, synced to disk at WAL
+checkpoints rather than at each commit (``synchronous=NORMAL``): a killed process loses nothing,
+a power cut at most the last answers, which are then asked again. A sync per commit held up
+every request in flight (``benchmarks/http_throughput.py``).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ class RequestCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS requests (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
     @staticmethod

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from culturescope.engine import lock
 from culturescope.engine.store import MANIFEST, Run
 from culturescope.errors import CulturescopeError
 
@@ -27,7 +28,9 @@ def matches_record(path: Path, described: Any, mismatch: str) -> bool:
 
 
 def open_run(out: Path, described: dict[str, Any]) -> Run:
-    """The run directory for this experiment: new, or the same experiment to resume."""
+    """The run directory for this experiment, locked for this process (``engine/lock.py``): new, or
+    the same experiment to resume."""
+    lock.acquire(out)
     if (out / MANIFEST).exists():
         run = Run.open(out)
         if run.manifest.get("experiment") != described:

@@ -83,14 +83,26 @@ def done_keys(run: Run) -> set[tuple]:
 
 
 def progress_bar(console: Console) -> Progress:
-    """The progress display of every long run: count, rate and time left (shown on a terminal)."""
+    """The progress display of every long run: count, rate, time left and, for a backend that adapts
+    it, how many requests may be in flight now (shown on a terminal)."""
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), _Rate(), TimeRemainingColumn()]
-    return Progress(*columns, console=console, disable=not console.is_terminal)
+    return Progress(*columns, _Level(), console=console, disable=not console.is_terminal)
+
+
+def level(backend: Backend) -> str:
+    """The progress bar's concurrency column: now / configured, where the backend adapts it."""
+    now = getattr(backend, "concurrency_now", None)
+    return f"in flight ≤ {now}/{backend.concurrency}" if now is not None else ""
 
 
 class _Rate(ProgressColumn):
     def render(self, task) -> str:  # type: ignore[override]
         return f"{task.speed:.1f}/s" if task.speed else "  -  /s"
+
+
+class _Level(ProgressColumn):
+    def render(self, task) -> str:  # type: ignore[override]
+        return task.fields.get("level", "")
 
 
 def chat_key(
@@ -227,14 +239,14 @@ async def _run(
     progress: Progress,
     choice: str,
 ) -> None:
-    task = progress.add_task(f"{backbone} [{mode}]", total=len(requests))
+    task = progress.add_task(f"{backbone} [{mode}]", total=len(requests), level=level(backend))
     gate = asyncio.Semaphore(max(1, backend.concurrency))
 
     async def one(req: Request) -> None:
         async with gate:
             record = await _answer(backend, req, mode, decoding, prefix, cache, choice)
         run.append([record | {"backbone": backbone}])
-        progress.advance(task)
+        progress.update(task, advance=1, level=level(backend))
 
     await gather_all(one(r) for r in requests)
 

@@ -1,8 +1,9 @@
 """The run store: one directory per run with ``manifest.json`` and the response table.
 
 Responses are appended to ``responses.jsonl`` one line per response as they arrive, so a run that
-stops loses nothing it had written. A torn last line (the process died mid-write) is skipped with a
-warning; any other bad line is an error naming the line.
+stops loses nothing it had written. A writer holds the directory's lock (``engine/lock.py``): one
+writer per run. Readers take no lock: an incomplete last line (being written, or its writer died
+mid-write) is skipped with a warning; any other bad line is an error naming the line.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, Iterable
 import pandas as pd
 
 from culturescope import __version__
+from culturescope.engine import lock
 from culturescope.errors import CulturescopeError
 
 #: The response table: one row per answer of one agent to one item in one round and sample.
@@ -51,11 +53,11 @@ class Run:
 
     @classmethod
     def create(cls, path: str | Path, manifest: dict[str, Any]) -> Run:
-        """Start a new run directory; refuses to touch an existing run."""
+        """Start a new run directory, taking its lock; refuses to touch an existing run."""
         path = Path(path)
+        lock.acquire(path)
         if (path / MANIFEST).exists():
             raise CulturescopeError(f"{path} already holds a run; choose another directory")
-        path.mkdir(parents=True, exist_ok=True)
         full = {
             "culturescope_version": __version__,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -76,16 +78,18 @@ class Run:
             raise CulturescopeError(f"{path / MANIFEST}: invalid JSON ({exc.msg})") from None
 
     def append(self, records: Iterable[dict[str, Any]]) -> int:
-        """Append response records (missing columns become null); returns how many were written."""
+        """Append response records (missing columns become null) in one write; returns how many were
+        written. Only the holder of the directory's lock writes (taken here if not yet held)."""
+        lock.acquire(self.path)
         self._cut_torn_tail()
-        n = 0
-        with (self.path / RESPONSES).open("a", encoding="utf-8") as fh:
-            for rec in records:
-                row = {col: rec.get(col) for col in COLUMNS}
-                row["run"] = self.name
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-                n += 1
-        return n
+        lines = [
+            json.dumps({col: rec.get(col) for col in COLUMNS} | {"run": self.name}, ensure_ascii=False)
+            for rec in records
+        ]
+        if lines:
+            with (self.path / RESPONSES).open("ab") as fh:
+                fh.write(("\n".join(lines) + "\n").encode("utf-8"))
+        return len(lines)
 
     def _cut_torn_tail(self) -> None:
         """Remove a last line left incomplete by a writer that died mid-line."""
@@ -98,17 +102,20 @@ class Run:
     def responses(self) -> pd.DataFrame:
         """The response table of this run."""
         path = self.path / RESPONSES
-        text = path.read_text(encoding="utf-8") if path.exists() else ""
-        lines = text.split("\n")
-        torn = lines.pop() if lines else ""
+        lines = (path.read_bytes() if path.exists() else b"").split(b"\n")
+        torn = lines.pop()  # bytes after the last newline: a line not yet (or never) finished
         rows = []
         for n, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:
                 rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise CulturescopeError(f"{path}: line {n}: invalid JSON ({exc.msg})") from None
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                why = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
+                raise CulturescopeError(f"{path}: line {n}: invalid JSON ({why})") from None
         if torn.strip():
-            warnings.warn(f"{path}: skipped an incomplete last line (the writer stopped mid-line)", stacklevel=2)
+            warnings.warn(
+                f"{path}: skipped an incomplete last line (being written, or its writer stopped mid-line)",
+                stacklevel=2,
+            )
         return pd.DataFrame(rows, columns=COLUMNS)
