@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from culturescope.errors import CulturescopeError
-from culturescope.survey import Survey, load_survey, open_survey
+from culturescope.survey import OptionOrder, Survey, load_survey, open_survey
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -113,6 +113,26 @@ def answer_modes(value: str | None, old: str | None) -> list[str] | None:
     """The answer modes of --answer-mode (or the deprecated --mode); None: not given."""
     chosen = renamed(value, old, "--mode", "--answer-mode", f"--answer-mode {old}")
     return split_names(chosen) if chosen is not None else None
+
+
+OptionOrderOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--option-order",
+        metavar="ORDER",
+        help="The order the options are shown in, renumbered 1..n: original (default), reversed, or shuffled[:SEED] "
+        "(one permutation per item from SEED, default 0). Answers are stored as the item's own codes; a run "
+        "directory holds one order. See docs/analyses.md.",
+    ),
+]
+
+
+def option_order(value: str | None, command: str | None = None) -> str:
+    """The --option-order name, checked; ``command``: a command that asks in the survey's order only."""
+    name = OptionOrder.parse(value).name
+    if command and name != "original":
+        raise CulturescopeError(f"{command} asks in the survey's option order only (--option-order: run, exposure)")
+    return name
 
 
 BackboneOpt = Annotated[

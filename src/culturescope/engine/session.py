@@ -21,6 +21,7 @@ from culturescope.engine.cache import RequestCache
 from culturescope.engine.extract import OK, parse_answer, parse_boxed
 from culturescope.engine.store import Run
 from culturescope.survey import Item
+from culturescope.survey.order import probs_to_original, to_original
 
 MODES = ("sample", "probs")
 
@@ -40,6 +41,8 @@ class Request:
     # Free-form answers (a budgeting ballot): the parse status of the raw text; the answer is left empty
     # and re-read from the raw text by the method that asked. None: an answer code read from \boxed{n}.
     status_of: Callable[[str, int], str] | None = None
+    # The item's codes in the order its options were shown (survey/order.py); None: as in the survey.
+    order: tuple[int, ...] | None = None
 
     def row_key(self, backbone: str, mode: str) -> tuple:
         return (self.system, backbone, mode, self.agent, self.item, self.round, self.sample)
@@ -144,6 +147,15 @@ async def _answer(
     }
 
 
+def in_item_codes(record: dict[str, Any], order: tuple[int, ...] | None) -> dict[str, Any]:
+    """A response record to a reordered item with its answer and distribution in the item's own codes
+    (the raw text stays as written) and the order it was shown in."""
+    if order is None:
+        return record
+    answer = record["answer"] if record["answer"] is None else to_original(int(record["answer"]), order)
+    return record | {"answer": answer, "probs": probs_to_original(record["probs"], order), "order": list(order)}
+
+
 async def gather_all(coroutines: Iterable) -> list:
     """Run the coroutines concurrently; their results in order. When one fails (or Ctrl-C cancels the
     wait), the others are cancelled before the error goes on."""
@@ -172,7 +184,7 @@ async def _run(
     async def one(req: Request) -> None:
         async with gate:
             record = await _answer(backend, req, mode, decoding, prefix, cache)
-        run.append([record | {"backbone": backbone}])
+        run.append([in_item_codes(record, req.order) | {"backbone": backbone}])
         progress.advance(task)
 
     await gather_all(one(r) for r in requests)

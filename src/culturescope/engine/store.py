@@ -35,6 +35,7 @@ COLUMNS = [
     "raw",
     "status",
     "trace",  # what led to the answer where a system has intermediate steps (respondent, drafts, votes)
+    "order",  # the item's codes in the order its options were shown (survey/order.py); null: as in the survey
 ]
 MANIFEST, RESPONSES = "manifest.json", "responses.jsonl"
 

@@ -15,6 +15,7 @@ from culturescope.methods.beyond_alignment.coverage import GROUP, Coverage, comp
 from culturescope.methods.beyond_alignment.exposure import SYSTEM as EXPOSURE
 from culturescope.metrics import agreement as metrics
 from culturescope.survey import Mode, Survey
+from culturescope.survey.order import to_original
 
 HUMAN = "human reference"
 BOXED_SYSTEMS = ("static", EXPOSURE)  # answered in text to the \boxed{n} prompt
@@ -62,7 +63,8 @@ def read_answers(responses: pd.DataFrame, survey: Survey, mode: Mode) -> pd.Data
     parsed again from ``raw`` under ``mode``'s reading (``extract.parse_boxed``): faithful is the
     reference implementation's parser, strict the tolerant one. A run stores one reading (runs made
     before the two existed, the tolerant one), so any run is scored under either without importing
-    or asking again. Rows without raw text, distributions and other prompts keep what they store."""
+    or asking again. Rows without raw text, distributions and other prompts keep what they store. An
+    answer to options shown in another order is read as the item's own code (``survey.order``)."""
     text = (
         responses["system"].isin(BOXED_SYSTEMS)
         & responses["probs"].isna()
@@ -73,9 +75,11 @@ def read_answers(responses: pd.DataFrame, survey: Survey, mode: Mode) -> pd.Data
         return responses
     rows = responses[text]
     parsed = [_parse(raw, len(survey.item(i).options), mode) for raw, i in zip(rows["raw"], rows["item"])]
+    orders = [tuple(o) if isinstance(o, list) else None for o in rows.get("order", [None] * len(rows))]
+    codes = [to_original(p.answer, o) for p, o in zip(parsed, orders)]
     out = responses.copy()
     out["answer"] = out["answer"].astype(float)
-    out.loc[text, "answer"] = [np.nan if p.answer is None else float(p.answer) for p in parsed]
+    out.loc[text, "answer"] = [np.nan if c is None else float(c) for c in codes]
     out.loc[text, "status"] = [p.status for p in parsed]
     return out
 

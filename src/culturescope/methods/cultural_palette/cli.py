@@ -16,6 +16,7 @@ from culturescope.cli.options import (
     ItemsOpt,
     LimitOpt,
     OnlyOpt,
+    OptionOrderOpt,
     PerDimensionOpt,
     ReferenceOpt,
     RunsArg,
@@ -23,6 +24,7 @@ from culturescope.cli.options import (
     item_selection,
     load_answers,
     load_survey_options,
+    option_order,
     parse_roles,
     renamed,
     resumable,
@@ -144,6 +146,7 @@ def run(
     limit: LimitOpt = None,
     only: OnlyOpt = None,
     per_dimension: PerDimensionOpt = None,
+    order: OptionOrderOpt = None,
     out_dir: Annotated[
         Optional[Path],
         typer.Option(
@@ -178,6 +181,7 @@ def run(
     from culturescope.engine.cache import RequestCache
     from culturescope.methods.cultural_palette.run import Palette, execute_palette
 
+    option_order(order, "palette run")
     survey = load_survey_options(items, reference, cultures_file, survey_name)
     methods = split_names(method) if method is not None else None
     specs = _role_specs(role, meta, continent_backbone)

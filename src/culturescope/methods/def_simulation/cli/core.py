@@ -17,6 +17,7 @@ from culturescope.cli.options import (
     ItemsOpt,
     LimitOpt,
     OnlyOpt,
+    OptionOrderOpt,
     PerDimensionOpt,
     ReferenceOpt,
     RunsArg,
@@ -24,6 +25,7 @@ from culturescope.cli.options import (
     item_selection,
     load_answers,
     load_survey_options,
+    option_order,
     resumable,
     split_names,
 )
@@ -93,6 +95,7 @@ def run(
     max_tokens: Annotated[
         Optional[int], typer.Option(help="New tokens per answer (paper: 512; embedded default 64).")
     ] = None,
+    order: OptionOrderOpt = None,
     baseline_decoding: Annotated[
         str,
         typer.Option(
@@ -130,6 +133,7 @@ def run(
     from culturescope.metrics.distribution import check_divergence
 
     check_divergence(measure)
+    option_order(order, "simulate run")
     survey = load_survey_options(items, reference, cultures_file, survey_name)
     specs = [BackboneSpec.parse(b) for b in (backbone or ["embedded"])]
     if max_tokens:
