@@ -11,15 +11,17 @@ from culturescope.methods.beyond_alignment.exposure import round_requests, shown
 from culturescope.methods.beyond_alignment.run import Experiment, execute
 from culturescope.methods.beyond_alignment.score import read_answers
 from culturescope.survey import Item, OptionOrder, wvs7
-from culturescope.survey.order import probs_to_original, reordered, to_original, to_shown
+from culturescope.survey.order import Shown, probs_to_original, reordered, to_original, to_shown
 
+REVERSED4 = {"name": "reversed", "shown": [4, 3, 2, 1]}
 STEM = "How important is family in your life? Choose only one of the following options (e.g., 1, 2, 3, ...): "
 
 
 def test_reversed_four_options_answer_one_is_code_four():
     s = wvs7()
-    it, perm = OptionOrder.parse("reversed").shown(s.item("Q1"))
-    assert perm == (4, 3, 2, 1)
+    it, how = OptionOrder.parse("reversed").shown(s.item("Q1"))
+    perm = how.codes
+    assert how.as_dict() == {"name": "reversed", "shown": [4, 3, 2, 1]}
     assert it.question == STEM + "1. Not at all important 2. Not very important 3. Rather important 4. Very important"
     assert to_original(1, perm) == 4 and to_original(4, perm) == 1 and to_shown(4, perm) == 1
     assert to_original(7, perm) == 7  # a number that names no option stays as written (out of range)
@@ -29,8 +31,10 @@ def test_reversed_four_options_answer_one_is_code_four():
 def test_shuffled_permutation_by_hand():
     s = wvs7()
     order = OptionOrder.parse("shuffled:1")
-    it, perm = order.shown(s.item("Q1"))
-    assert perm == (3, 4, 1, 2)  # pinned: random.Random("1:Q1").shuffle([1, 2, 3, 4])
+    it, how = order.shown(s.item("Q1"))
+    perm = how.codes
+    # pinned: random.Random("1:Q1").shuffle([1, 2, 3, 4])
+    assert how.as_dict() == {"name": "shuffled:1", "shown": [3, 4, 1, 2]}
     assert it.question == STEM + "1. Not very important 2. Not at all important 3. Very important 4. Rather important"
     # shown 3 is "Very important", code 1; shown 1 "Not very important", code 3
     assert [to_original(k, perm) for k in (1, 2, 3, 4)] == [3, 4, 1, 2]
@@ -48,7 +52,8 @@ def test_zero_coded_item_maps_to_the_human_share_of_the_same_option():
     s = wvs7()
     item = s.item("Q119")  # human codes 0..4: 0 = "Hard to say", the first option
     assert "Q119" in s.zero_based_items()
-    it, perm = OptionOrder.parse("reversed").shown(item)
+    it, how = OptionOrder.parse("reversed").shown(item)
+    perm = how.codes
     assert it.options[4] == "Hard to say" and it.question.endswith("3. Agree 4. Strongly agree 5. Hard to say")
     code = to_original(5, perm)  # the model picks "Hard to say", shown as 5
     assert code == 1 and item.options[code - 1] == "Hard to say"
@@ -60,9 +65,9 @@ def test_zero_coded_item_maps_to_the_human_share_of_the_same_option():
 
 def test_record_is_stored_in_the_item_codes_with_its_order():
     record = {"answer": 1, "probs": [0.7, 0.1, 0.1, 0.1], "raw": "\\boxed{1}", "status": "ok"}
-    stored = in_item_codes(record, (4, 3, 2, 1))
+    stored = in_item_codes(record, Shown("reversed", (4, 3, 2, 1)))
     assert stored["answer"] == 4 and stored["probs"] == [0.1, 0.1, 0.1, 0.7] and stored["raw"] == "\\boxed{1}"
-    assert stored["order"] == [4, 3, 2, 1] and in_item_codes(record, None) is record
+    assert stored["order"] == {"name": "reversed", "shown": [4, 3, 2, 1]} and in_item_codes(record, None) is record
 
 
 def test_bad_orders_and_items_without_numbered_options():
@@ -99,7 +104,7 @@ def test_scripted_run_under_reversed_order_is_read_in_item_codes(tmp_path, readi
     text = t[t["mode"] == "sample"]
     assert text["raw"].str.endswith("\\boxed{2}").all()
     assert list(text["answer"]) == [float(n[i] - 1) for i in text["item"]]
-    assert all(o == list(range(n[i], 0, -1)) for o, i in zip(t["order"], t["item"]))
+    assert all(o == {"name": "reversed", "shown": list(range(n[i], 0, -1))} for o, i in zip(t["order"], t["item"]))
 
 
 def test_exposure_shows_codes_by_their_shown_number():
@@ -107,12 +112,12 @@ def test_exposure_shows_codes_by_their_shown_number():
     q1 = s.item("Q1")
     order = OptionOrder.parse("reversed")
     previous = [
-        {"culture": "BRA", "item": "Q1", "sample": 0, "raw": None, "answer": 1, "order": [4, 3, 2, 1]},
-        {"culture": "CHN", "item": "Q1", "sample": 0, "raw": "\\boxed{2}", "answer": 3, "order": [4, 3, 2, 1]},
+        {"culture": "BRA", "item": "Q1", "sample": 0, "raw": None, "answer": 1, "order": REVERSED4},
+        {"culture": "CHN", "item": "Q1", "sample": 0, "raw": "\\boxed{2}", "answer": 3, "order": REVERSED4},
     ]
     assert shown(previous[0], "answer") == "4" and shown(previous[1], "raw") == "\\boxed{2}"
 
     requests = round_requests(s, ["BRA", "CHN"], [q1], pd.DataFrame(previous), 1, 1, "answer", order)
     chn = {r.agent: r for r in requests}["CHN"]
-    assert chn.order == (4, 3, 2, 1) and "Brazilian: 4\n" in chn.messages[1]["content"]
+    assert chn.order.codes == (4, 3, 2, 1) and "Brazilian: 4\n" in chn.messages[1]["content"]
     assert "1. Not at all important" in chn.messages[1]["content"]

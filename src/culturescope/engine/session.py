@@ -21,7 +21,7 @@ from culturescope.engine.cache import RequestCache
 from culturescope.engine.extract import OK, parse_answer, parse_boxed
 from culturescope.engine.store import Run
 from culturescope.survey import Item
-from culturescope.survey.order import probs_to_original, to_original
+from culturescope.survey.order import Shown, probs_to_original, to_original
 
 MODES = ("sample", "probs")
 
@@ -42,7 +42,7 @@ class Request:
     # and re-read from the raw text by the method that asked. None: an answer code read from \boxed{n}.
     status_of: Callable[[str, int], str] | None = None
     # The item's codes in the order its options were shown (survey/order.py); None: as in the survey.
-    order: tuple[int, ...] | None = None
+    order: Shown | None = None
 
     def row_key(self, backbone: str, mode: str) -> tuple:
         return (self.system, backbone, mode, self.agent, self.item, self.round, self.sample)
@@ -147,13 +147,14 @@ async def _answer(
     }
 
 
-def in_item_codes(record: dict[str, Any], order: tuple[int, ...] | None) -> dict[str, Any]:
+def in_item_codes(record: dict[str, Any], order: Shown | None) -> dict[str, Any]:
     """A response record to a reordered item with its answer and distribution in the item's own codes
     (the raw text stays as written) and the order it was shown in."""
     if order is None:
         return record
-    answer = record["answer"] if record["answer"] is None else to_original(int(record["answer"]), order)
-    return record | {"answer": answer, "probs": probs_to_original(record["probs"], order), "order": list(order)}
+    answer = record["answer"] if record["answer"] is None else to_original(int(record["answer"]), order.codes)
+    probs = probs_to_original(record["probs"], order.codes)
+    return record | {"answer": answer, "probs": probs, "order": order.as_dict()}
 
 
 async def gather_all(coroutines: Iterable) -> list:

@@ -35,7 +35,7 @@ COLUMNS = [
     "raw",
     "status",
     "trace",  # what led to the answer where a system has intermediate steps (respondent, drafts, votes)
-    "order",  # the item's codes in the order its options were shown (survey/order.py); null: as in the survey
+    "order",  # {"name", "shown": the item's codes in the order shown} (survey/order.py); null: the survey's order
 ]
 MANIFEST, RESPONSES = "manifest.json", "responses.jsonl"
 

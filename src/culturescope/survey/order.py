@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from culturescope.errors import CulturescopeError
 from culturescope.survey.model import Item
@@ -26,6 +26,28 @@ if TYPE_CHECKING:
 
 ORDERS = ("original", "reversed", "shuffled")
 Permutation = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Shown:
+    """How one item was shown: the order's name and the item's codes in the order shown. A response
+    row stores it as ``{"name": ..., "shown": [...]}`` in its ``order`` column (null: the survey's order)."""
+
+    name: str
+    codes: Permutation
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "shown": list(self.codes)}
+
+
+def stored_codes(value: Any) -> Permutation | None:
+    """The permutation of a stored row's ``order`` value; None for the survey's order."""
+    return tuple(value["shown"]) if isinstance(value, dict) else None
+
+
+def stored_name(value: Any) -> str:
+    """The order name of a stored row's ``order`` value."""
+    return value["name"] if isinstance(value, dict) else "original"
 
 
 @dataclass(frozen=True)
@@ -63,10 +85,10 @@ class OptionOrder:
         random.Random(f"{self.seed}:{item.id}").shuffle(codes)
         return tuple(codes)
 
-    def shown(self, item: Item) -> tuple[Item, Permutation | None]:
-        """The item as it is asked under this order, and its permutation."""
+    def shown(self, item: Item) -> tuple[Item, Shown | None]:
+        """The item as it is asked under this order, and how it is shown (None: as in the survey)."""
         perm = self.permutation(item)
-        return (item, None) if perm is None else (reordered(item, perm), perm)
+        return (item, None) if perm is None else (reordered(item, perm), Shown(self.name, perm))
 
 
 def numbered(options: Sequence[str]) -> str:

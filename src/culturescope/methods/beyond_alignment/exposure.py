@@ -18,7 +18,7 @@ from culturescope.engine.prompts import prompts
 from culturescope.engine.session import Request
 from culturescope.methods.beyond_alignment.static import persona_messages
 from culturescope.survey import Item, OptionOrder, Survey
-from culturescope.survey.order import to_shown
+from culturescope.survey.order import stored_codes, to_shown
 
 SYSTEM = "exposure"
 Show = Literal["raw", "answer"]
@@ -32,7 +32,7 @@ def shown(row: pd.Series | dict, show: Show) -> str:
         return raw
     if answer is None or answer != answer:
         return "N/A"
-    return str(to_shown(int(answer), tuple(order) if isinstance(order, list) else None))
+    return str(to_shown(int(answer), stored_codes(order)))
 
 
 def exposure_messages(survey: Survey, culture: str, item: Item, others: list[tuple[str, str]]) -> Messages:

@@ -15,7 +15,7 @@ from culturescope.methods.beyond_alignment.coverage import GROUP, Coverage, comp
 from culturescope.methods.beyond_alignment.exposure import SYSTEM as EXPOSURE
 from culturescope.metrics import agreement as metrics
 from culturescope.survey import Mode, Survey
-from culturescope.survey.order import to_original
+from culturescope.survey.order import stored_codes, to_original
 
 HUMAN = "human reference"
 BOXED_SYSTEMS = ("static", EXPOSURE)  # answered in text to the \boxed{n} prompt
@@ -75,7 +75,7 @@ def read_answers(responses: pd.DataFrame, survey: Survey, mode: Mode) -> pd.Data
         return responses
     rows = responses[text]
     parsed = [_parse(raw, len(survey.item(i).options), mode) for raw, i in zip(rows["raw"], rows["item"])]
-    orders = [tuple(o) if isinstance(o, list) else None for o in rows.get("order", [None] * len(rows))]
+    orders = [stored_codes(o) for o in rows.get("order", [None] * len(rows))]
     codes = [to_original(p.answer, o) for p, o in zip(parsed, orders)]
     out = responses.copy()
     out["answer"] = out["answer"].astype(float)
