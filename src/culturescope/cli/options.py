@@ -249,18 +249,20 @@ StrictCompleteOpt = Annotated[
 ]
 
 
-def load_runs(runs: list[Path], backbones: str | None = None) -> tuple[list[Run], pd.DataFrame]:
-    """The opened runs and all their responses (of the --backbones asked for) in one table, each file read once."""
+def load_runs(runs: list[Path], backbones: str | None = None, by_order: bool = True) -> tuple[list[Run], pd.DataFrame]:
+    """The opened runs and all their responses (of the --backbones asked for) in one table, each file read once.
+    ``by_order``: a backbone asked in several option orders is named once per order ("NAME [reversed]")."""
     import pandas as pd
 
     from culturescope.engine.store import Run
+    from culturescope.methods.beyond_alignment.analyses.orders import order_labelled
     from culturescope.methods.beyond_alignment.coverage import select_backbones
 
     opened = [Run.open(r) for r in runs]
     responses = pd.concat([r.responses() for r in opened], ignore_index=True)
     if responses.empty:
         raise CulturescopeError("the runs hold no responses")
-    return opened, select_backbones(responses, backbones)
+    return opened, select_backbones(order_labelled(responses) if by_order else responses, backbones)
 
 
 AnsweredCulturesOpt = Annotated[
