@@ -121,3 +121,10 @@ def test_exposure_shows_codes_by_their_shown_number():
     chn = {r.agent: r for r in requests}["CHN"]
     assert chn.order.codes == (4, 3, 2, 1) and "Brazilian: 4\n" in chn.messages[1]["content"]
     assert "1. Not at all important" in chn.messages[1]["content"]
+
+
+def test_python_api_takes_the_order(tmp_path):
+    import culturescope as cs
+
+    r = cs.run("scripted:last", items=["Q1"], option_order="reversed", out=tmp_path / "r", cache=tmp_path / "c.sqlite")
+    assert set(r.responses["answer"]) == {1} and r.runs[0].manifest["experiment"]["option_order"] == "reversed"
