@@ -128,3 +128,17 @@ def test_python_api_takes_the_order(tmp_path):
 
     r = cs.run("scripted:last", items=["Q1"], option_order="reversed", out=tmp_path / "r", cache=tmp_path / "c.sqlite")
     assert set(r.responses["answer"]) == {1} and r.runs[0].manifest["experiment"]["option_order"] == "reversed"
+
+
+def test_an_order_resumes_in_its_directory_and_another_is_refused(tmp_path):
+    s, cache = wvs7(), RequestCache(tmp_path / "c.sqlite")
+    ex = Experiment([BackboneSpec.parse("scripted:culture")], ["BRA", "CHN"], ["probs"], item_ids=["Q1", "Q2"])
+    ex.option_order = "shuffled:4"
+    run = execute(ex, s, tmp_path / "run", cache)
+    first = run.responses()
+    again = execute(ex, s, tmp_path / "run", cache).responses()
+    assert len(first) == len(again) == 4  # resumed: nothing asked twice
+    assert ex.default_dir(s) != Experiment(ex.backbones, ex.cultures, ["probs"], item_ids=["Q1", "Q2"]).default_dir(s)
+    ex.option_order = "reversed"
+    with pytest.raises(CulturescopeError, match="holds a different experiment"):
+        execute(ex, s, tmp_path / "run", cache)
