@@ -20,6 +20,7 @@ from culturescope.cli.options import (
     human_data,
     load_runs,
     load_survey_options,
+    run_cultures,
 )
 from culturescope.cli.output import Format, FormatOpt, JsonOpt, emit, emit_tables, output_format
 from culturescope.errors import CulturescopeError
@@ -335,7 +336,6 @@ def analyze_order(
 
     Example: culturescope analyze order runs/original runs/reversed runs/shuffled-1
     """
-    from culturescope.cli.options import run_cultures
     from culturescope.methods.beyond_alignment.analyses.orders import compare_orders
 
     reading, fmt = human_data(human, mode), output_format(format, json_)
