@@ -233,6 +233,9 @@ def order_figure(found: list[OrderScores]):
         labels += [s.order for s in mine]
     left.set(xlabel="Diversity$_P$ →", ylabel="Alignment →", title="scores per option order")
     left.margins(0.25)
+    xs = np.array(points)[:, 0]
+    if np.ptp(xs) < 1:  # every order equally diverse (e.g. all 0): a readable span of ±2 points
+        left.set_xlim(xs.min() - 2, xs.max() + 2)
     left.grid(alpha=0.15)
     compared = [s for s in found if s.order != s.reference]
     width = 0.8 / max(1, len(compared))
