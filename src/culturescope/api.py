@@ -119,6 +119,7 @@ def run(
     answer_modes: Sequence[str] = ("probs",),
     samples: int = 1,
     rounds: int = 0,
+    option_order: str = "original",
     out: str | Path | None = None,
     cache: str | Path | None = None,
     survey: str | Path | Survey | None = None,
@@ -128,7 +129,8 @@ def run(
     exposure), on any backbone: a spec string (``"embedded"``, ``"openai:gpt-4o-mini"``,
     ``"scripted:culture"``), a :class:`BackboneSpec` or a :class:`Backend` object. The run is stored
     in ``out`` (default ``runs/<backbone>-<digest>``) and resumes there; ``items``: the item ids to ask
-    (default: all), ``limit``: the first N of them."""
+    (default: all), ``limit``: the first N of them; ``option_order``: original, reversed or
+    shuffled:SEED (``docs/analyses.md``)."""
     from rich.console import Console
 
     from culturescope.engine import lock
@@ -146,6 +148,7 @@ def run(
         limit=limit,
         item_ids=[survey.item(i).id for i in items] if items is not None else None,
         rounds=rounds,
+        option_order=option_order,
     )
     made = {spec.name: backend for spec, backend in chosen if backend is not None}
     out = Path(out) if out else experiment.default_dir(survey)

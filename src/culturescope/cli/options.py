@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from culturescope.errors import CulturescopeError
-from culturescope.survey import Survey, load_survey, open_survey
+from culturescope.survey import OptionOrder, Survey, load_survey, open_survey
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -123,6 +123,26 @@ def one_answer_mode(value: str | None) -> str:
     if len(modes) != 1:
         raise CulturescopeError(f"--answer-mode takes one mode here (a run holds one), not {value}")
     return modes[0]
+
+
+OptionOrderOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--option-order",
+        metavar="ORDER",
+        help="The order the options are shown in, renumbered 1..n: original (default), reversed, or shuffled[:SEED] "
+        "(one permutation per item from SEED, default 0). Answers are stored as the item's own codes; a run "
+        "directory holds one order. See docs/analyses.md.",
+    ),
+]
+
+
+def option_order(value: str | None, command: str | None = None) -> str:
+    """The --option-order name, checked; ``command``: a command that asks in the survey's order only."""
+    name = OptionOrder.parse(value).name
+    if command and name != "original":
+        raise CulturescopeError(f"{command} asks in the survey's option order only (--option-order: run, exposure)")
+    return name
 
 
 BackboneOpt = Annotated[
@@ -239,18 +259,20 @@ StrictCompleteOpt = Annotated[
 ]
 
 
-def load_runs(runs: list[Path], backbones: str | None = None) -> tuple[list[Run], pd.DataFrame]:
-    """The opened runs and all their responses (of the --backbones asked for) in one table, each file read once."""
+def load_runs(runs: list[Path], backbones: str | None = None, by_order: bool = True) -> tuple[list[Run], pd.DataFrame]:
+    """The opened runs and all their responses (of the --backbones asked for) in one table, each file read once.
+    ``by_order``: a backbone asked in several option orders is named once per order ("NAME [reversed]")."""
     import pandas as pd
 
     from culturescope.engine.store import Run
+    from culturescope.methods.beyond_alignment.analyses.orders import order_labelled
     from culturescope.methods.beyond_alignment.coverage import select_backbones
 
     opened = [Run.open(r) for r in runs]
     responses = pd.concat([r.responses() for r in opened], ignore_index=True)
     if responses.empty:
         raise CulturescopeError("the runs hold no responses")
-    return opened, select_backbones(responses, backbones)
+    return opened, select_backbones(order_labelled(responses) if by_order else responses, backbones)
 
 
 AnsweredCulturesOpt = Annotated[

@@ -68,7 +68,7 @@ def report(
     output = renamed(out_file, output, "-o/--output", "--out") or Path("report.html")
     reading = human_data(human, mode)
     survey = load_survey_options(items, reference, cultures_file, survey_name)
-    opened, responses = load_runs(runs, backbones)
+    opened, responses = load_runs(runs, backbones, by_order=False)  # the report keeps option orders apart itself
     if case_item:
         survey.item_index(case_item)
     options = ReportOptions(

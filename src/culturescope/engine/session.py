@@ -22,6 +22,7 @@ from culturescope.engine.cache import RequestCache
 from culturescope.engine.extract import OK, choice_text, parse_answer, parse_boxed, parse_stated
 from culturescope.engine.store import Run
 from culturescope.survey import Item
+from culturescope.survey.order import Shown, probs_to_original, to_original
 
 #: The answer modes, each with one phrase (``--answer-mode``'s help and docs/backends.md say more).
 MODES = {
@@ -70,6 +71,8 @@ class Request:
     # Free-form answers (a budgeting ballot): the parse status of the raw text; the answer is left empty
     # and re-read from the raw text by the method that asked. None: an answer code read from \boxed{n}.
     status_of: Callable[[str, int], str] | None = None
+    # The item's codes in the order its options were shown (survey/order.py); None: as in the survey.
+    order: Shown | None = None
 
     def row_key(self, backbone: str, mode: str) -> tuple:
         return (self.system, backbone, mode, self.agent, self.item, self.round, self.sample)
@@ -216,6 +219,16 @@ async def _answer(
     } | read
 
 
+def in_item_codes(record: dict[str, Any], order: Shown | None) -> dict[str, Any]:
+    """A response record to a reordered item with its answer and distribution in the item's own codes
+    (the raw text stays as written) and the order it was shown in."""
+    if order is None:
+        return record
+    answer = record["answer"] if record["answer"] is None else to_original(int(record["answer"]), order.codes)
+    probs = probs_to_original(record["probs"], order.codes)
+    return record | {"answer": answer, "probs": probs, "order": order.as_dict()}
+
+
 async def gather_all(coroutines: Iterable) -> list:
     """Run the coroutines concurrently; their results in order. When one fails (or Ctrl-C cancels the
     wait), the others are cancelled before the error goes on."""
@@ -245,7 +258,7 @@ async def _run(
     async def one(req: Request) -> None:
         async with gate:
             record = await _answer(backend, req, mode, decoding, prefix, cache, choice)
-        run.append([record | {"backbone": backbone}])
+        run.append([in_item_codes(record, req.order) | {"backbone": backbone}])
         progress.update(task, advance=1, level=level(backend))
 
     await gather_all(one(r) for r in requests)

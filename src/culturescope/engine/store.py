@@ -38,6 +38,7 @@ COLUMNS = [
     "status",
     "trace",  # what led to the answer where a system has intermediate steps (respondent, drafts, votes)
     "usage",  # tokens the provider reported: {"input", "output", "via": online|batch}; null where none
+    "order",  # {"name", "shown": the item's codes in the order shown} (survey/order.py); null: the survey's order
 ]
 MANIFEST, RESPONSES = "manifest.json", "responses.jsonl"
 

@@ -20,18 +20,22 @@ from culturescope.engine.extract import choice_text
 from culturescope.engine.prompts import prompts
 from culturescope.engine.session import Request
 from culturescope.methods.beyond_alignment.static import mode_messages, persona_messages
-from culturescope.survey import Item, Survey
+from culturescope.survey import Item, OptionOrder, Survey
+from culturescope.survey.order import stored_codes, to_shown
 
 SYSTEM = "exposure"
 Show = Literal["raw", "answer"]
 
 
 def shown(row: pd.Series | dict, show: Show) -> str:
-    """How one previous-round answer is shown to the other agents."""
-    raw, answer = row.get("raw"), row.get("answer")
+    """How one previous-round answer is shown to the other agents: a parsed code by the number its
+    option was shown under (every agent sees an item's options in the same order)."""
+    raw, answer, order = row.get("raw"), row.get("answer"), row.get("order")
     if show == "raw" and isinstance(raw, str):
         return choice_text(raw) if row.get("mode") == "constrained" else raw
-    return "N/A" if answer is None or answer != answer else str(int(answer))
+    if answer is None or answer != answer:
+        return "N/A"
+    return str(to_shown(int(answer), stored_codes(order)))
 
 
 def exposure_messages(survey: Survey, culture: str, item: Item, others: list[tuple[str, str]]) -> Messages:
@@ -51,14 +55,17 @@ def round_requests(
     samples: int,
     show: Show,
     mode: str = "sample",
+    order: OptionOrder = OptionOrder(),
 ) -> list[Request]:
-    """Round ``round`` of every agent, from the previous round's responses of one backbone and ``mode``."""
+    """Round ``round`` of every agent, from the previous round's responses of one backbone and ``mode``,
+    the items shown in ``order`` as in round 0."""
     by_key = {(r["culture"], r["item"], r["sample"]): r for r in previous.to_dict("records")}
     requests = []
     for c in cultures:
-        for it in items:
+        for item in items:
+            it, perm = order.shown(item)
             for s in range(samples):
                 others = [(o, shown(by_key[(o, it.id, s)], show)) for o in cultures if o != c]
                 messages = mode_messages(exposure_messages(survey, c, it, others), mode, len(it.options))
-                requests.append(Request(SYSTEM, c, c, it.id, len(it.options), round, s, messages))
+                requests.append(Request(SYSTEM, c, c, it.id, len(it.options), round, s, messages, order=perm))
     return requests

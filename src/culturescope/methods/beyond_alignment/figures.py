@@ -20,6 +20,7 @@ from matplotlib.ticker import MaxNLocator, StrMethodFormatter  # noqa: E402
 from culturescope.methods.beyond_alignment.analyses.dynamics import Dynamics  # noqa: E402
 from culturescope.methods.beyond_alignment.analyses.landscape import Landscape  # noqa: E402
 from culturescope.methods.beyond_alignment.analyses.mixed import MixedResult  # noqa: E402
+from culturescope.methods.beyond_alignment.analyses.orders import OrderScores  # noqa: E402
 from culturescope.methods.beyond_alignment.analyses.subsets import AgentCount, Subsets  # noqa: E402
 from culturescope.report.plotkit import (  # noqa: E402
     HUMAN,
@@ -213,4 +214,43 @@ def budgeting_figure(per_system: dict[str, dict[str, int]]):
     ax.set(xlabel="share of approvals (%)")
     legend_outside(ax)
     fig.tight_layout()
+    return fig
+
+
+def order_figure(found: list[OrderScores]):
+    """Option-order robustness: each order of each system on the (Diversity_P, Alignment) plane, and per
+    culture the share of answers that name the same option as under the reference order."""
+    series = list(dict.fromkeys(f"{s.backbone} [{s.mode}]" for s in found))
+    orders = list(dict.fromkeys(s.order for s in found))
+    cultures = list(found[0].same)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9.2, 3.8), gridspec_kw={"width_ratios": [1, 1.25]})
+    points, labels = [], []
+    for n, name in enumerate(series):
+        mine = [s for s in found if f"{s.backbone} [{s.mode}]" == name]
+        xy = np.array([(100 * s.diversity_p, 100 * s.alignment) for s in mine])
+        left.scatter(xy[:, 0], xy[:, 1], s=AREA, color=series_color(n), edgecolors="white", zorder=3, label=name)
+        points += list(map(tuple, xy))
+        labels += [s.order for s in mine]
+    left.set(xlabel="Diversity$_P$ →", ylabel="Alignment →", title="scores per option order")
+    left.margins(0.25)
+    xs = np.array(points)[:, 0]
+    if np.ptp(xs) < 1:  # every order equally diverse (e.g. all 0): a readable span of ±2 points
+        left.set_xlim(xs.min() - 2, xs.max() + 2)
+    left.grid(alpha=0.15)
+    compared = [s for s in found if s.order != s.reference]
+    width = 0.8 / max(1, len(compared))
+    for n, s in enumerate(compared):
+        x = np.arange(len(cultures)) + (n - (len(compared) - 1) / 2) * width
+        color = series_color(series.index(f"{s.backbone} [{s.mode}]"))
+        shade = 0.25 + 0.75 * (orders.index(s.order) / max(1, len(orders) - 1))
+        label = f"{s.backbone} [{s.mode}]: {s.order}" if len(series) > 1 else s.order
+        right.bar(x, [100 * s.same[c] for c in cultures], width, color=color, alpha=shade, label=label)
+    right.set_xticks(np.arange(len(cultures)), cultures)
+    right.set(ylim=(0, 100), ylabel=f"same answer as {found[0].reference} (%)", title="agreement per culture")
+    if compared:
+        legend_outside(right, fontsize=6, title="order", title_fontsize=6.5)
+    if len(series) > 1:
+        left.legend(fontsize=6, loc="best")
+    fig.tight_layout()
+    place_labels(left, np.array(points), labels, area=AREA)
     return fig

@@ -14,6 +14,7 @@ from culturescope.methods.beyond_alignment import figures as plots
 from culturescope.methods.beyond_alignment.analyses.dynamics import exposure_dynamics
 from culturescope.methods.beyond_alignment.analyses.landscape import landscape, select_systems, system_answers
 from culturescope.methods.beyond_alignment.analyses.mixed import mixed_backbones
+from culturescope.methods.beyond_alignment.analyses.orders import compare_orders, order_labelled, with_order
 from culturescope.methods.beyond_alignment.analyses.subsets import (
     AgentCount,
     culture_distances,
@@ -186,14 +187,45 @@ def _alignment_parts(
     return parts, list(dict.fromkeys(empty))
 
 
+def _order_parts(responses: pd.DataFrame, survey: Survey, cultures: list[str], mode: Mode) -> list[str]:
+    """Option-order robustness, where a system was asked in more than one option order."""
+    if with_order(responses)["option_order"].nunique() < 2:
+        return []
+    found, notes = compare_orders(responses, survey, cultures, mode)
+    if not found:
+        return []
+    rows = [
+        {
+            "backbone": s.backbone,
+            "mode": s.mode,
+            "order": s.order,
+            "items": s.items,
+            "alignment": 100 * s.alignment,
+            "diversity_p": 100 * s.diversity_p,
+            "diversity_s": 100 * s.diversity_s,
+            **{f"same {c} (%)": 100 * s.same[c] for c in cultures},
+            "mean JS (bits)": s.mean_js,
+        }
+        for s in found
+    ]
+    return [
+        "<h2>Option-order robustness (beyond the paper)</h2><p>The same system asked with its options reordered "
+        "and renumbered (<code>--option-order</code>), answers mapped back to the item's codes; scores on the "
+        f"items asked under every order; same = answers naming the same option as under {escape(found[0].reference)}."
+        "</p><ul>" + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul>" + _table(pd.DataFrame(rows).round(4)),
+        _figure(plots.order_figure(found), "Option order: scores per order and agreement with the reference order"),
+    ]
+
+
 def report_parts(
     responses: pd.DataFrame, survey: Survey, cultures: list[str], options: ReportOptions
 ) -> tuple[list[str], list[str]]:
-    """The HTML sections of the Beyond-Alignment systems, and a line for each system left out."""
+    """The HTML sections of the Beyond-Alignment systems, and a line for each system left out. A system
+    asked in several option orders is one system per order, and the orders are compared side by side."""
     parts, left_out = _alignment_parts(
-        responses, survey, cultures, options.mode, options.replicates, options.per_item, options.strict
+        order_labelled(responses), survey, cultures, options.mode, options.replicates, options.per_item, options.strict
     )
-    return parts + _usage_part(responses), left_out
+    return parts + _order_parts(responses, survey, cultures, options.mode) + _usage_part(responses), left_out
 
 
 def _usage_part(responses: pd.DataFrame) -> list[str]:

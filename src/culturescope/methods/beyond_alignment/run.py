@@ -11,6 +11,7 @@ A YAML experiment file holds the same fields as the ``culturescope run`` options
     rounds: 0              # social exposure rounds after round 0 (paper: 5)
     show: raw              # what exposure shows of the others' answers: raw (reply text) or answer
     preset: paper          # optional: the paper's reference decoding per backbone (backends/presets.py)
+    option_order: original # or reversed, shuffled:SEED: options shown reordered and renumbered (survey/order.py)
     backbones:
       - provider: embedded
       - name: qwen-local
@@ -44,7 +45,7 @@ from culturescope.engine.yamlfile import read_yaml
 from culturescope.errors import CulturescopeError
 from culturescope.methods.beyond_alignment import budgeting, exposure
 from culturescope.methods.beyond_alignment.static import answer_prefix, mode_messages, mode_prompts, persona_messages
-from culturescope.survey import Survey, budgeting_projects
+from culturescope.survey import OptionOrder, Survey, budgeting_projects
 
 
 @dataclass
@@ -58,6 +59,7 @@ class Experiment:
     rounds: int = 0
     show: str = "raw"
     preset: str | None = None  # the decoding preset the backbones were set with (presets.apply_preset)
+    option_order: str = "original"  # original, reversed or shuffled:SEED (survey/order.py)
 
     def __post_init__(self) -> None:
         if not self.backbones:
@@ -80,6 +82,11 @@ class Experiment:
             raise CulturescopeError(f"show must be raw or answer, not {self.show!r}")
         if self.preset is not None:
             presets.check(self.preset)
+        self.option_order = OptionOrder.parse(self.option_order).name
+
+    @property
+    def order(self) -> OptionOrder:
+        return OptionOrder.parse(self.option_order)
 
     @property
     def system(self) -> str:
@@ -103,6 +110,8 @@ class Experiment:
             described["items"] = self.item_ids
         if self.preset:
             described["preset"] = self.preset
+        if self.option_order != "original":  # only then: runs in the survey's order keep their digest
+            described["option_order"] = self.option_order
         if self.rounds:
             described |= {
                 "rounds": self.rounds,
@@ -120,20 +129,23 @@ class Experiment:
         return list(chosen[: self.limit] if self.limit else chosen)
 
     def requests(self, survey: Survey, mode: str = "sample") -> list[Request]:
-        """Round 0: every agent answers every item on its own, asked as answer ``mode`` asks."""
+        """Round 0: every agent answers every item on its own (shown in ``option_order``), asked as answer
+        ``mode`` asks."""
+        shown = [self.order.shown(it) for it in self.items(survey)]
         return [
             Request(
                 self.system,
-                code,
-                code,
+                c,
+                c,
                 it.id,
                 len(it.options),
                 0,
                 s,
-                mode_messages(persona_messages(survey.culture(code), it), mode, len(it.options)),
+                mode_messages(persona_messages(survey.culture(c), it), mode, len(it.options)),
+                order=perm,
             )
-            for code in self.cultures
-            for it in self.items(survey)
+            for c in self.cultures
+            for it, perm in shown
             for s in range(self.samples)
         ]
 
@@ -143,7 +155,19 @@ def load_experiment(path: Path) -> dict[str, Any]:
     data = read_yaml(path, "file")
     if not isinstance(data, dict):
         raise CulturescopeError(f"{path}: expected a mapping with 'backbones'")
-    known = {"backbones", "cultures", "modes", "samples", "limit", "only", "per_dimension", "rounds", "show", "preset"}
+    known = {
+        "backbones",
+        "cultures",
+        "modes",
+        "samples",
+        "limit",
+        "only",
+        "per_dimension",
+        "rounds",
+        "show",
+        "preset",
+        "option_order",
+    }
     unknown = sorted(set(data) - known)
     if unknown:
         raise CulturescopeError(f"{path}: unknown key(s) {', '.join(unknown)}")
@@ -216,6 +240,7 @@ def _execute(experiment, survey, out, cache, console, made, spending: Spending, 
                         experiment.samples,
                         experiment.show,
                         mode,
+                        experiment.order,
                     )
                 n = answer(
                     spec, backend, todo, mode, spec.decoding(), answer_prefix(), cache, run, console, choice, spending

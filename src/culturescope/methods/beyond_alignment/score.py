@@ -15,6 +15,7 @@ from culturescope.methods.beyond_alignment.coverage import GROUP, Coverage, comp
 from culturescope.methods.beyond_alignment.exposure import SYSTEM as EXPOSURE
 from culturescope.metrics import agreement as metrics
 from culturescope.survey import Mode, Survey
+from culturescope.survey.order import stored_codes, to_original
 
 HUMAN = "human reference"
 BOXED_SYSTEMS = ("static", EXPOSURE)  # answered in text to the \boxed{n} prompt
@@ -63,7 +64,8 @@ def read_answers(responses: pd.DataFrame, survey: Survey, mode: Mode) -> pd.Data
     reference implementation's parser, strict the tolerant one. A run stores one reading (runs made
     before the two existed, the tolerant one), so any run is scored under either without importing
     or asking again (a constrained reply: its answer text, ``extract.choice_text``). Rows without raw
-    text, distributions (and stated replies that gave none) and other prompts keep what they store."""
+    text, distributions (and stated replies that gave none) and other prompts keep what they store. An
+    answer to options shown in another order is read as the item's own code (``survey.order``)."""
     text = (
         responses["system"].isin(BOXED_SYSTEMS)
         & responses["probs"].isna()
@@ -76,9 +78,11 @@ def read_answers(responses: pd.DataFrame, survey: Survey, mode: Mode) -> pd.Data
     rows = responses[text]
     raws = [choice_text(r) if m == "constrained" else r for r, m in zip(rows["raw"], rows["mode"])]
     parsed = [_parse(raw, len(survey.item(i).options), mode) for raw, i in zip(raws, rows["item"])]
+    orders = [stored_codes(o) for o in rows.get("order", [None] * len(rows))]
+    codes = [to_original(p.answer, o) for p, o in zip(parsed, orders)]
     out = responses.copy()
     out["answer"] = out["answer"].astype(float)
-    out.loc[text, "answer"] = [np.nan if p.answer is None else float(p.answer) for p in parsed]
+    out.loc[text, "answer"] = [np.nan if c is None else float(c) for c in codes]
     out.loc[text, "status"] = [p.status for p in parsed]
     return out
 

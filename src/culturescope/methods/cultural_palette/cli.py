@@ -17,6 +17,7 @@ from culturescope.cli.options import (
     ItemsOpt,
     LimitOpt,
     OnlyOpt,
+    OptionOrderOpt,
     PerDimensionOpt,
     ReferenceOpt,
     RunsArg,
@@ -25,6 +26,7 @@ from culturescope.cli.options import (
     load_answers,
     load_survey_options,
     one_answer_mode,
+    option_order,
     parse_roles,
     renamed,
     resumable,
@@ -147,6 +149,7 @@ def run(
     limit: LimitOpt = None,
     only: OnlyOpt = None,
     per_dimension: PerDimensionOpt = None,
+    order: OptionOrderOpt = None,
     out_dir: Annotated[
         Optional[Path],
         typer.Option(
@@ -181,6 +184,7 @@ def run(
     from culturescope.engine.cache import RequestCache
     from culturescope.methods.cultural_palette.run import Palette, execute_palette
 
+    option_order(order, "palette run")
     survey = load_survey_options(items, reference, cultures_file, survey_name)
     methods = split_names(method) if method is not None else None
     specs = _role_specs(role, meta, continent_backbone)

@@ -20,8 +20,9 @@ from culturescope.cli.options import (
     human_data,
     load_runs,
     load_survey_options,
+    run_cultures,
 )
-from culturescope.cli.output import Format, FormatOpt, JsonOpt, emit, output_format
+from culturescope.cli.output import Format, FormatOpt, JsonOpt, emit, emit_tables, output_format
 from culturescope.errors import CulturescopeError
 from culturescope.methods.beyond_alignment.cli import analyze_app
 from culturescope.methods.beyond_alignment.cli.common import (
@@ -312,3 +313,64 @@ def analyze_exposure(
     survey = load_survey_options(items, reference, cultures_file, survey_name)
     _, responses = load_runs(runs, backbones)
     print_dynamics(responses, survey, cultures, reading, fmt, strict_complete)
+
+
+@analyze_app.command("order")
+def analyze_order(
+    runs: RunsArg,
+    cultures: CulturesOpt = None,
+    backbones: BackbonesOpt = None,
+    human: HumanDataOpt = None,
+    format: FormatOpt = Format.table,
+    survey_name: SurveyOpt = None,
+    items: ItemsOpt = None,
+    reference: ReferenceOpt = None,
+    cultures_file: CulturesFileOpt = None,
+    mode: ModeOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Option-order robustness: runs of one system asked with --option-order original, reversed and
+    shuffled:SEED, side by side. Per order, Alignment, Diversity_P and Diversity_S on the items asked
+    under every order; per culture, the share of answers naming the same option as under the original
+    order and (probs) the mean Jensen–Shannon divergence between the distributions.
+
+    Example: culturescope analyze order runs/original runs/reversed runs/shuffled-1
+    """
+    from culturescope.methods.beyond_alignment.analyses.orders import compare_orders
+
+    reading, fmt = human_data(human, mode), output_format(format, json_)
+    survey = load_survey_options(items, reference, cultures_file, survey_name)
+    _, responses = load_runs(runs, backbones, by_order=False)
+    chosen = run_cultures(responses, cultures, survey)
+    found, notes = compare_orders(responses, survey, chosen, reading)
+    pct = lambda x: None if x != x else 100 * x  # noqa: E731
+    scores = [
+        {
+            "backbone": s.backbone,
+            "system": s.system,
+            "mode": s.mode,
+            "order": s.order,
+            "items": s.items,
+            "alignment": pct(s.alignment),
+            "diversity_p": pct(s.diversity_p),
+            "diversity_s": pct(s.diversity_s),
+            "same_%": pct(s.mean_same),
+            "js_bits": s.mean_js,
+        }
+        for s in found
+    ]
+    agreement = [
+        {"backbone": s.backbone, "mode": s.mode, "order": s.order, "culture": c}
+        | {"same_%": pct(s.same[c]), "js_bits": s.js[c]}
+        for s in found
+        if s.order != s.reference
+        for c in chosen
+    ]
+    emit_tables(
+        [
+            (f"Scores per option order (×100), cultures {','.join(chosen)}", scores, notes),
+            ("Agreement with the reference order per culture (same answer, %; JS divergence, bits)", agreement, []),
+        ],
+        "Option-order robustness",
+        fmt,
+    )

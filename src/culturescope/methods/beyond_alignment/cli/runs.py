@@ -21,6 +21,7 @@ from culturescope.cli.options import (
     LimitOpt,
     ModeOpt,
     OnlyOpt,
+    OptionOrderOpt,
     PaperCulturesOpt,
     PerDimensionOpt,
     ReferenceOpt,
@@ -31,6 +32,7 @@ from culturescope.cli.options import (
     item_selection,
     load_runs,
     load_survey_options,
+    option_order,
     renamed,
     resumable,
 )
@@ -153,6 +155,7 @@ def run(
     ] = None,
     cultures: PaperCulturesOpt = None,
     answer_mode: AnswerModeOpt = None,
+    order: OptionOrderOpt = None,
     samples: Annotated[Optional[int], typer.Option(help="Samples per agent and item (default: 1).")] = None,
     limit: LimitOpt = None,
     only: OnlyOpt = None,
@@ -257,6 +260,7 @@ def run(
         rounds=rounds if rounds is not None else settings.get("rounds", 0),
         show=show or settings.get("show", "raw"),
         preset=preset,
+        option_order=option_order(order or settings.get("option_order")),
     )
     out_dir = out_dir or experiment.default_dir(survey)
     err = Console(stderr=True, soft_wrap=True)  # never break a path across lines
@@ -349,6 +353,7 @@ def exposure(
     cultures: PaperCulturesOpt = None,
     rounds: Annotated[int, typer.Option(help="Rounds after round 0 (paper: 5).")] = 5,
     answer_mode: AnswerModeOpt = None,
+    order: OptionOrderOpt = None,
     show: Annotated[str, typer.Option(help="What agents see of the others: raw (reply text) or answer.")] = "raw",
     limit: LimitOpt = None,
     only: OnlyOpt = None,
@@ -386,6 +391,7 @@ def exposure(
         item_ids=item_selection(survey, only, per_dimension),
         rounds=rounds,
         show=show,
+        option_order=option_order(order),
     )
     out_dir = out_dir or experiment.default_dir(survey)
     if dry_run:

@@ -18,6 +18,7 @@ from culturescope.cli.options import (
     ItemsOpt,
     LimitOpt,
     OnlyOpt,
+    OptionOrderOpt,
     PerDimensionOpt,
     ReferenceOpt,
     RunsArg,
@@ -26,6 +27,7 @@ from culturescope.cli.options import (
     load_answers,
     load_survey_options,
     one_answer_mode,
+    option_order,
     resumable,
     split_names,
 )
@@ -95,6 +97,7 @@ def run(
     max_tokens: Annotated[
         Optional[int], typer.Option(help="New tokens per answer (paper: 512; embedded default 64).")
     ] = None,
+    order: OptionOrderOpt = None,
     baseline_decoding: Annotated[
         str,
         typer.Option(
@@ -133,6 +136,7 @@ def run(
     from culturescope.metrics.distribution import check_divergence
 
     check_divergence(measure)
+    option_order(order, "simulate run")
     survey = load_survey_options(items, reference, cultures_file, survey_name)
     specs = [BackboneSpec.parse(b) for b in (backbone or ["embedded"])]
     if max_tokens:
