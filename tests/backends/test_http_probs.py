@@ -24,7 +24,7 @@ from culturescope.errors import CulturescopeError
 from culturescope.methods.beyond_alignment.run import Experiment, execute, load_experiment
 from culturescope.methods.beyond_alignment.static import answer_prefix, persona_messages
 from culturescope.survey import wvs7
-from helpers.servers import LlamaServer, ScriptedServer, free_port
+from helpers.servers import LlamaServer, ScriptedServer, chat_completion, free_port
 
 PREFIX = answer_prefix()
 # The first item of every option count in WVS-7 (2, 3, 4, 5, 7, 8, 10 and 11 options); 10 and 11
@@ -309,21 +309,7 @@ def reply_with_logprobs():
         }
         for t, alts in tokens
     ]
-    return {
-        "id": "c",
-        "object": "chat.completion",
-        "created": 0,
-        "model": "m",
-        "choices": [
-            {
-                "index": 0,
-                "finish_reason": "stop",
-                "logprobs": {"content": content},
-                "message": {"role": "assistant", "content": "\\boxed{2}"},
-            }
-        ],
-        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-    }
+    return chat_completion("\\boxed{2}", logprobs={"content": content})
 
 
 @pytest.mark.parametrize("server_kind", ["refuses the field (OpenAI)", "opens a new turn"])

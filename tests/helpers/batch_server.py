@@ -21,10 +21,10 @@ import threading
 import time
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Callable
 
-from helpers.servers import chat_completion
+from helpers.servers import JsonHandler, LocalServer, chat_completion
 
 USAGE_IN, USAGE_OUT = 10, 3
 
@@ -47,7 +47,7 @@ def anthropic_message(text: str) -> dict:
     }
 
 
-class BatchServer:
+class BatchServer(LocalServer):
     def __init__(self, fail: Callable[[str, int], str | None] = lambda cid, attempt: None) -> None:
         self.fail, self.hold = fail, True
         self.lock = threading.Lock()
@@ -59,35 +59,18 @@ class BatchServer:
         self.attempts: dict[str, int] = {}
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def _send(self, status: int, payload, content_type="application/json") -> None:
-                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JsonHandler):
             def do_POST(self):
                 with outer.lock:
                     status, payload = outer.post(self)
-                self._send(status, payload)
+                self.send_json(status, payload)
 
             def do_GET(self):
                 with outer.lock:
                     status, payload, kind = outer.get(self.path)
-                self._send(status, payload, kind)
+                self.send_json(status, payload, content_type=kind)
 
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.serve(Handler)
 
     # -- POST ------------------------------------------------------------------------------------
 

@@ -25,8 +25,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def chat_completion(content: str) -> dict:
-    """A minimal OpenAI chat.completion body."""
+def chat_completion(content: str, logprobs: dict | None = None) -> dict:
+    """A minimal OpenAI chat.completion body (with the reply's ``logprobs`` where given)."""
     return {
         "id": "c1",
         "object": "chat.completion",
@@ -36,7 +36,7 @@ def chat_completion(content: str) -> dict:
             {
                 "index": 0,
                 "finish_reason": "stop",
-                "logprobs": None,
+                "logprobs": logprobs,
                 "message": {"role": "assistant", "content": content},
             }
         ],
@@ -44,7 +44,38 @@ def chat_completion(content: str) -> dict:
     }
 
 
-class ScriptedServer:
+class JsonHandler(BaseHTTPRequestHandler):
+    """A quiet request handler that answers JSON (or bytes of another ``content_type``)."""
+
+    def send_json(self, status: int, payload, headers=None, content_type: str = "application/json") -> None:
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+class LocalServer:
+    """An HTTP server on 127.0.0.1 in a daemon thread: ``serve(handler)`` starts it, ``url`` names it."""
+
+    def serve(self, handler: type[BaseHTTPRequestHandler], path: str = "") -> None:
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class ScriptedServer(LocalServer):
     """Answers request n with ``script[n]`` (the last entry repeats): (status, body, headers); or, with
     ``respond``, with a chat completion of ``respond(request_json, n)`` (or the (status, body) it
     returns)."""
@@ -55,7 +86,7 @@ class ScriptedServer:
         self.lock = threading.Lock()
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonHandler):
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with outer.lock:
@@ -69,25 +100,9 @@ class ScriptedServer:
                     headers = {}
                 else:
                     status, payload, headers = outer.script[min(len(outer.requests), len(outer.script)) - 1]
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(data)
+                self.send_json(status, payload, headers)
 
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.serve(Handler)
 
 
 class LlamaServer:
@@ -135,7 +150,7 @@ class LlamaServer:
         self.log.close()
 
 
-class CapacityServer:
+class CapacityServer(LocalServer):
     """An OpenAI-compatible chat server that works on at most ``capacity`` requests at once: a request
     that arrives while ``capacity`` are in flight is answered 429 (with ``Retry-After`` where given);
     the others take ``delay`` seconds. Records (time, prompt, status, requests in flight on arrival)."""
@@ -145,7 +160,7 @@ class CapacityServer:
         self.lock = threading.Lock()
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonHandler):
             protocol_version = "HTTP/1.1"  # kept-alive connections, as real servers
 
             def do_POST(self):
@@ -162,23 +177,7 @@ class CapacityServer:
                     payload = chat_completion("Answer: 1\n\\boxed{1}")
                 else:
                     payload = {"error": {"message": "too many requests in flight", "type": "rate_limit"}}
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                if status == 429 and retry_after is not None:
-                    self.send_header("Retry-After", retry_after)
-                self.end_headers()
-                self.wfile.write(data)
+                limited = status == 429 and retry_after is not None
+                self.send_json(status, payload, {"Retry-After": retry_after} if limited else None)
 
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.serve(Handler, "/v1")

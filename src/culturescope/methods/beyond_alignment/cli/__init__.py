@@ -1,4 +1,5 @@
-"""The Beyond-Alignment commands: ``run``, ``evaluate``, ``import``, ``exposure``, ``pb`` and ``analyze``."""
+"""The Beyond-Alignment commands: ``run``, ``evaluate``, ``exposure`` (runs), ``import`` (importing),
+``pb`` (budgeting) and ``analyze``."""
 
 import typer
 
@@ -8,7 +9,7 @@ analyze_app = typer.Typer(
 )
 
 # isort: off
-from culturescope.methods.beyond_alignment.cli import runs, budgeting, analyze  # noqa: E402, F401  (register)
+from culturescope.methods.beyond_alignment.cli import runs, importing, budgeting, analyze  # noqa: E402, F401  (register)
 
 # isort: on
 commands.add_typer(analyze_app, name="analyze", rich_help_panel="Analyses")
