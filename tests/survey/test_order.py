@@ -117,7 +117,7 @@ def test_exposure_shows_codes_by_their_shown_number():
     ]
     assert shown(previous[0], "answer") == "4" and shown(previous[1], "raw") == "\\boxed{2}"
 
-    requests = round_requests(s, ["BRA", "CHN"], [q1], pd.DataFrame(previous), 1, 1, "answer", order)
+    requests = round_requests(s, ["BRA", "CHN"], [q1], pd.DataFrame(previous), 1, 1, "answer", order=order)
     chn = {r.agent: r for r in requests}["CHN"]
     assert chn.order.codes == (4, 3, 2, 1) and "Brazilian: 4\n" in chn.messages[1]["content"]
     assert "1. Not at all important" in chn.messages[1]["content"]

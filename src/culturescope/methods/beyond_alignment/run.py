@@ -293,7 +293,15 @@ def plan(experiment: Experiment, survey: Survey, out: Path, cache: RequestCache,
                         ]
                     )
                 todo = exposure.round_requests(
-                    survey, experiment.cultures, items, previous, rnd, experiment.samples, experiment.show, mode
+                    survey,
+                    experiment.cultures,
+                    items,
+                    previous,
+                    rnd,
+                    experiment.samples,
+                    experiment.show,
+                    mode,
+                    experiment.order,
                 )
                 tally.add(todo, mode, spec.decoding(), answer_prefix(), cache, done, observed, known=known)
         tallies.append(tally)
