@@ -92,7 +92,9 @@ def test_paper_grid_dry_run_counts_by_hand(tmp_path, monkeypatch):
     cultures = [c.code for c in wvs7().cultures]
     lines = ["cultures: [" + ", ".join(cultures) + "]", "backbones:"]
     for provider, model in names:
-        lines.append(f"  - {{provider: {provider}, model: {model}, api_key_env: FAKE_KEY, base_url: 'http://127.0.0.1:9'}}")
+        lines.append(
+            f"  - {{provider: {provider}, model: {model}, api_key_env: FAKE_KEY, base_url: 'http://127.0.0.1:9'}}"
+        )
     (tmp_path / "grid.yaml").write_text("\n".join(lines) + "\n")
     env = env_with(tmp_path, FAKE_KEY="not-a-key")
     done = cli("run", "--config", str(tmp_path / "grid.yaml"), "--out", str(tmp_path / "g"), "--dry-run",

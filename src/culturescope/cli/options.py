@@ -100,7 +100,8 @@ AnswerModeOpt = Annotated[
     typer.Option(
         "--answer-mode",
         metavar="MODES",
-        help="Answer modes, comma-separated (default: sample): sample (free text, answer parsed from it); "
+        help="Answer modes, comma-separated (default: sample; for run and exposure on the embedded model alone, "
+        "probs, as its written answers do not parse): sample (free text, answer parsed from it); "
         "probs (option distribution at the answer position, answer = argmax); constrained (sampled, but "
         "only a valid answer can come out); stated (the model states a probability per option as JSON, "
         "our prompt). See docs/backends.md.",

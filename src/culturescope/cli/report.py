@@ -1,7 +1,7 @@
 """``culturescope report``: one HTML page over runs of any method."""
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.markup import escape
@@ -27,7 +27,29 @@ from culturescope.cli.options import (
 from culturescope.cli.output import note_left_out, out
 from culturescope.methods.beyond_alignment.cli.common import PerItemOpt
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from culturescope.engine.store import Run
+    from culturescope.survey import Mode, Survey
+
 commands = typer.Typer()
+
+
+def report_made(
+    made: list["Run"], survey: "Survey", cultures: list[str], err: "Console", reading: "Mode" = "faithful", into=None
+) -> None:
+    """The last step of every command that makes runs: their report, written without asking as
+    ``report.html`` into the directory ``into`` (default: the first run's), and one line saying where."""
+    import pandas as pd
+
+    from culturescope.report import ReportOptions
+    from culturescope.report.page import write_report
+
+    target = Path(into or made[0].path) / "report.html"
+    responses = pd.concat([r.responses() for r in made], ignore_index=True)
+    write_report(made, responses, survey, cultures, target, ReportOptions(reading))
+    err.print(escape(f"report: {target}"), highlight=False)
 
 
 @commands.command(rich_help_panel="Analyses")

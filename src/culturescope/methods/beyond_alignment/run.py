@@ -48,6 +48,12 @@ from culturescope.methods.beyond_alignment.static import answer_prefix, mode_mes
 from culturescope.survey import OptionOrder, Survey, budgeting_projects
 
 
+def default_modes(backbones: list[BackboneSpec]) -> list[str]:
+    """The answer modes when none is given: the paper's ``sample``, but ``probs`` when every backbone runs
+    in-process (the embedded model's 135M parameters never write a parseable ``\\boxed{n}``)."""
+    return ["probs"] if all(b.provider == "embedded" for b in backbones) else ["sample"]
+
+
 @dataclass
 class Experiment:
     backbones: list[BackboneSpec]

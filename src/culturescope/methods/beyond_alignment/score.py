@@ -105,12 +105,18 @@ def score(X: np.ndarray, mu: np.ndarray, delta: np.ndarray) -> tuple[float, floa
     return metrics.alignment(X, mu, delta), metrics.diversity_p(D), metrics.diversity_s(D)
 
 
-def human_reference(survey: Survey, cultures: list[str], mode: Mode = "faithful") -> SystemScore:
-    """The human reference: each culture's majority answers as one agent (§3.4)."""
-    X = survey.majority_matrix(cultures, mode)
-    a, dp, ds = score(X, X, survey.deltas)
+def human_reference(
+    survey: Survey, cultures: list[str], mode: Mode = "faithful", items: list[str] | None = None
+) -> SystemScore:
+    """The human reference: each culture's majority answers as one agent (§3.4), on ``items`` (ids;
+    default: every item of the survey)."""
+    X, deltas = survey.majority_matrix(cultures, mode), survey.deltas
+    if items is not None:
+        columns = [survey.item_index(i) for i in items]
+        X, deltas = X[:, columns], deltas[columns]
+    a, dp, ds = score(X, X, deltas)
     counts = {c: int(np.isfinite(X[i]).sum()) for i, c in enumerate(cultures)}
-    return SystemScore(HUMAN, "human", "-", 0, 1, a, dp, ds, counts, {c: len(survey.items) for c in cultures})
+    return SystemScore(HUMAN, "human", "-", 0, 1, a, dp, ds, counts, {c: X.shape[1] for c in cultures})
 
 
 def evaluate_responses(

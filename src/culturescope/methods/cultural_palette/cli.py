@@ -220,8 +220,11 @@ def run(
         )
     import pandas as pd
 
+    from culturescope.cli.report import report_made
+
     responses = pd.concat([r.responses() for r in made], ignore_index=True)
     _print_table(responses, survey, chosen, "divergence", format)
+    report_made(made, survey, chosen, err, into=out_dir)
 
 
 def _print_table(responses, survey, cultures, js_as, fmt: Format) -> None:

@@ -53,7 +53,11 @@ def register() -> None:
     )
     culturescope.register_method(
         culturescope.Method(
-            name="demo", title="A demo method", systems=("demo",), scoring="distribution", commands=commands,
+            name="demo",
+            title="A demo method",
+            systems=("demo",),
+            scoring="distribution",
+            commands=commands,
             score=scores,
         )
     )

@@ -86,6 +86,58 @@ def print_published(scores: list[SystemScore], cultures: list[str], mode: str) -
     )
 
 
+def print_reading(scores: list[SystemScore], human: SystemScore, cultures: list[str], mode: str, whole: bool) -> None:
+    """Under a run's table: for each system, where it lands among the paper's 18 published backbones
+    (their range and nearest neighbours; only when comparable: ``whole`` survey, the paper's cultures
+    and reading) and one plain sentence reading its scores."""
+    import numpy as np
+    from rich.markup import escape
+
+    from culturescope.cli.output import out
+    from culturescope.methods.beyond_alignment.published import applies, landing, reading
+
+    comparable = whole and applies(cultures, mode)
+    if not whole:
+        out.print(
+            f"a slice of the survey ({human.responses[cultures[0]]} items): the human reference is scored on "
+            "the same items; the paper's backbones, scored on all, are left out of the comparison",
+            highlight=False,
+        )
+    for s in scores:
+        if np.isnan(s.diversity_p):
+            continue
+        a, p = 100 * s.alignment, 100 * s.diversity_p
+        if comparable:
+            out.print(escape(f"{s.label} [{s.mode}]: {landing(a, p)}"), highlight=False)
+        sentence = reading(s.label, a, p, 100 * human.diversity_p, comparable)
+        out.print(escape(f"reading: {sentence}"), style="bold", highlight=False)
+
+
+_OWN_VALUE = ("-b", "--backbone", "--out", "--cache", "--config")  # options of this run that another would not share
+
+
+def print_next_commands(err, argv: list[str] | None = None) -> None:
+    """After a run on the embedded model: the same job (this command's options, other backbone) on a
+    real model, as commands to copy."""
+    import shlex
+    import sys
+
+    args, rest = [], list(sys.argv[1:] if argv is None else argv)
+    while rest:
+        arg = rest.pop(0)
+        if arg in _OWN_VALUE:
+            rest = rest[1:]
+        elif not arg.startswith(tuple(f"{o}=" for o in _OWN_VALUE)):
+            args.append(arg)
+    same = shlex.join(["culturescope", *args])
+    err.print("next: the same job on a real model", highlight=False)
+    for backbone, where in [
+        ("openai:MODEL@http://127.0.0.1:8000/v1", "your OpenAI-compatible server: vLLM, SGLang, llama.cpp, Ollama"),
+        ("openai:gpt-4o-mini", "OPENAI_API_KEY set; add --dry-run to see the cost first"),
+    ]:
+        err.print(f"  {same} -b {backbone}    # {where}", highlight=False, markup=False)
+
+
 def systems_of(
     runs: list[Path],
     cultures: str | None,

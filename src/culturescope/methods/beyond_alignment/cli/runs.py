@@ -48,7 +48,13 @@ from culturescope.cli.spending import (
 )
 from culturescope.errors import CulturescopeError
 from culturescope.methods.beyond_alignment.cli import commands
-from culturescope.methods.beyond_alignment.cli.common import print_dynamics, print_published, print_scores
+from culturescope.methods.beyond_alignment.cli.common import (
+    print_dynamics,
+    print_next_commands,
+    print_published,
+    print_reading,
+    print_scores,
+)
 from culturescope.survey import PAPER_CULTURES, Survey
 
 # The method's modules (pandas, numpy, the engine) are imported in the commands that use them.
@@ -218,11 +224,15 @@ def run(
     batch: BatchOpt = False,
     batch_fallback: BatchFallbackOpt = False,
 ) -> None:
-    """Agents of each culture answer every survey item (paper prompt, Appendix A.1); then the scores.
+    """Agents of each culture answer every survey item (paper prompt, Appendix A.1); then the scores beside
+    the human reference and the paper's published backbones, one sentence reading them, and report.html
+    in the run directory.
 
     Examples:
 
-      culturescope run --answer-mode sample,probs          # embedded model, 5 cultures × 223 items
+      culturescope run                                     # embedded model, 5 cultures × 223 items (probs)
+
+      culturescope run --per-dimension 1                   # a quick look: 1 item of each of the 12 sections
 
       culturescope run -b openai:gpt-4o-mini --limit 20    # a hosted model, first 20 items
 
@@ -232,7 +242,7 @@ def run(
 
       culturescope run --rounds 3 --limit 20              # social exposure: 3 rounds after round 0
     """
-    from culturescope.methods.beyond_alignment.run import Experiment, load_experiment
+    from culturescope.methods.beyond_alignment.run import Experiment, default_modes, load_experiment
     from culturescope.methods.beyond_alignment.score import evaluate_responses, human_reference, status_counts
 
     modes, format = answer_modes(answer_mode, mode), output_format(format, json_)
@@ -252,7 +262,7 @@ def run(
     experiment = Experiment(
         backbones=specs,
         cultures=survey.resolve_cultures(cultures or settings.get("cultures"), PAPER_CULTURES),
-        modes=modes or settings.get("modes", ["sample"]),
+        modes=modes or settings.get("modes") or default_modes(specs),
         samples=samples or settings.get("samples", 1),
         limit=limit or settings.get("limit"),
         item_ids=item_selection(survey, only or settings.get("only"), per_dimension or settings.get("per_dimension")),
@@ -271,13 +281,13 @@ def run(
     result = _execute(experiment, survey, out_dir, cache, err, spend)
     responses = result.responses()
     reading = human_data(human, None)
-    print_scores(
-        evaluate_responses(responses, survey, experiment.cultures, reading)[0],
-        human_reference(survey, experiment.cultures, reading),
-        format,
-        reading,
-    )
+    scores = evaluate_responses(responses, survey, experiment.cultures, reading)[0]
+    asked = [item.id for item in experiment.items(survey)]
+    whole = len(asked) == len(survey.items)
+    human_scores = human_reference(survey, experiment.cultures, reading, None if whole else asked)
+    print_scores(scores, human_scores, format, reading)
     if format is Format.table:
+        print_reading(scores, human_scores, experiment.cultures, reading, whole)
         failures = status_counts(responses)
         failed = [c for c in failures.columns if c not in ("backbone", "mode", "culture", "ok", "out_of_range")]
         if failed:
@@ -289,6 +299,11 @@ def run(
                         escape(f"unparsed answers, {name} [{answered_as}]: {out_str} (raw text kept in {out_dir})"),
                         highlight=False,
                     )
+    from culturescope.cli.report import report_made
+
+    report_made([result], survey, experiment.cultures, err, reading)
+    if all(spec.provider == "embedded" for spec in specs):
+        print_next_commands(err)
 
 
 @commands.command(rich_help_panel="Runs")
@@ -323,14 +338,15 @@ def exposure(
     Then Alignment and diversity per round, ΔD and ΔA against round 0, and each agent's drift.
     Same as `run --rounds K` followed by `analyze exposure`.
     """
-    from culturescope.methods.beyond_alignment.run import Experiment
+    from culturescope.methods.beyond_alignment.run import Experiment, default_modes
 
     modes, format = answer_modes(answer_mode, mode), output_format(format, json_)
     survey = load_survey_options(items, reference, cultures_file, survey_name)
+    specs = [BackboneSpec.parse(b) for b in (backbone or ["embedded"])]
     experiment = Experiment(
-        backbones=[BackboneSpec.parse(b) for b in (backbone or ["embedded"])],
+        backbones=specs,
         cultures=survey.resolve_cultures(cultures, PAPER_CULTURES),
-        modes=modes or ["sample"],
+        modes=modes or default_modes(specs),
         limit=limit,
         item_ids=item_selection(survey, only, per_dimension),
         rounds=rounds,
@@ -342,4 +358,8 @@ def exposure(
         return _dry_run(experiment, survey, out_dir, cache, prices, format)
     err = Console(stderr=True, soft_wrap=True)
     result = _execute(experiment, survey, out_dir, cache, err, spending(max_cost, prices, batch, batch_fallback))
-    print_dynamics(result.responses(), survey, None, human_data(human, None), format)
+    reading = human_data(human, None)
+    print_dynamics(result.responses(), survey, None, reading, format)
+    from culturescope.cli.report import report_made
+
+    report_made([result], survey, experiment.cultures, err, reading)

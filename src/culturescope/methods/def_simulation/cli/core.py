@@ -161,6 +161,9 @@ def run(
     err.print(escape(f"run directory: {out_dir}"), highlight=False)
     result = resumable("response", out_dir, lambda: execute_simulation(sim, survey, out_dir, RequestCache(cache), err))
     _print_table(result.responses(), survey, codes, measure, None, format)
+    from culturescope.cli.report import report_made
+
+    report_made([result], survey, codes, err)
 
 
 def _print_table(responses, survey, cultures, measure, dimension_of, fmt: Format) -> None:
