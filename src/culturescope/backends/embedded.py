@@ -9,10 +9,13 @@ trie over the KV cache, so shared prefixes are evaluated once.
 
 Prefix reuse without losing reproducibility: llama.cpp's numerics differ slightly between a token
 evaluated in a long batch and the same token evaluated alone, so reusing "whatever prefix is cached"
-would make scores depend on the order of the items. Prompts are therefore always evaluated in fixed
-blocks of ``BLOCK`` tokens aligned at position 0, and only whole blocks that match are reused (the
-persona system prompt of an agent): every prompt is computed the same way whatever the cache holds.
-A reply is sampled after the same blocks, its prompt's last token evaluated alone. Constrained mode samples
+would make scores depend on the order of the items. A prompt is therefore always evaluated by the
+same plan, a function of the prompt alone: each message starts a segment (where the template's
+rendering of the conversation up to that message stops agreeing with the prompt) and each segment is
+cut into blocks of ``BLOCK`` tokens. Only the blocks that the cached plan and the new one share, with
+equal tokens, are reused (an agent's persona system prompt, a conversation's earlier turns): every
+prompt is computed the same way whatever the cache holds. A reply is sampled after the same plan,
+its prompt's last token evaluated alone. Constrained mode samples
 as sample mode does, with a logits processor that leaves only the tokens of the answer texts
 (``backends/constrain.py``).
 """
@@ -66,6 +69,7 @@ class Embedded:
         eos, bos = (llm._model.token_get_text(t) if t != -1 else "" for t in (llm.token_eos(), llm.token_bos()))
         self._format = llama_chat_format.Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
         self._lock = threading.Lock()
+        self._plan = [0]  # the block boundaries of what the KV cache holds (see _eval_blocks)
 
     def prompt_text(self, messages: Messages) -> str:
         return self._format(messages=messages).prompt
@@ -73,21 +77,38 @@ class Embedded:
     def _tokens(self, text: str) -> list[int]:
         return self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
 
-    def _eval_blocks(self, tokens: list[int]) -> np.ndarray:
-        """Evaluate ``tokens`` block by block, reusing cached whole blocks; the last position's logits."""
+    def _message_starts(self, messages: Messages, tokens: list[int]) -> list[int]:
+        """Where each message after the first starts in ``tokens``: where the rendering of the
+        conversation up to it stops agreeing with them."""
+        starts = []
+        for k in range(1, len(messages)):
+            head = self._tokens(self.prompt_text(messages[:k]))
+            starts.append(next((i for i, (a, b) in enumerate(zip(head, tokens)) if a != b), len(head)))
+        return starts
+
+    def _eval_blocks(self, tokens: list[int], starts: list[int] = ()) -> np.ndarray:
+        """Evaluate ``tokens`` by their plan (segments from ``starts``, cut into blocks), reusing the
+        blocks the cached plan shares; the last position's logits."""
         llm = self._llm
-        cached = llm.input_ids[: llm.n_tokens]
-        start = 0
-        while (
-            start + BLOCK < len(tokens)
-            and start + BLOCK <= len(cached)
-            and np.array_equal(cached[start : start + BLOCK], tokens[start : start + BLOCK])
-        ):
-            start += BLOCK
-        llm.n_tokens = start
-        for pos in range(start, len(tokens), BLOCK):
-            llm.eval(tokens[pos : pos + BLOCK])
+        edges = sorted({0, len(tokens), *(s for s in starts if 0 < s < len(tokens))})
+        plan = sorted({b for a, end in zip(edges, edges[1:]) for b in range(a, end, BLOCK)} | {len(tokens)})
+        cached, reuse = llm.input_ids[: llm.n_tokens], 0
+        for a, b, old in zip(plan, plan[1:], self._plan[1:]):
+            if b != old or b >= len(tokens) or b > len(cached) or not np.array_equal(cached[a:b], tokens[a:b]):
+                break
+            reuse = b
+        llm.n_tokens = reuse
+        for a, b in zip(plan, plan[1:]):
+            if a >= reuse:
+                llm.eval(tokens[a:b])
+        self._plan = plan
         return self._last_logits()
+
+    def _keep(self, n_tokens: int) -> None:
+        """Keep cached only the blocks of the plan that end by ``n_tokens`` (later positions were
+        evaluated otherwise)."""
+        self._plan = [b for b in self._plan if b <= n_tokens]
+        self._llm.n_tokens = self._plan[-1]
 
     def _last_logits(self) -> np.ndarray:
         llm = self._llm
@@ -96,9 +117,10 @@ class Embedded:
     def _score(self, messages: Messages, prefix: str, n_options: int) -> np.ndarray:
         cont = continuations(self._tokens, self.prompt_text(messages) + prefix, n_options)
         logp = np.zeros(n_options)
-        logits = self._eval_blocks(cont.seqs[0][: cont.shared])
+        prompt = cont.seqs[0][: cont.shared]
+        logits = self._eval_blocks(prompt, self._message_starts(messages, prompt))
         self._descend(cont, list(range(n_options)), cont.shared, logits, logp)
-        self._llm.n_tokens = cont.shared // BLOCK * BLOCK  # keep only whole blocks cached
+        self._keep(cont.shared)
         return normalize(logp)
 
     def _descend(self, cont, codes: list[int], depth: int, logits: np.ndarray, logp: np.ndarray) -> None:
@@ -124,7 +146,7 @@ class Embedded:
                 f"{self.path.name}: a prompt of {len(prompt)} tokens plus {decoding.max_tokens} new ones exceeds "
                 f"the context window ({self._llm.n_ctx()} tokens)"
             )
-        self._eval_blocks(prompt)  # create_completion then finds it cached and evaluates its last token alone
+        self._eval_blocks(prompt, self._message_starts(messages, prompt))  # then its last token is evaluated alone
         out = self._llm.create_completion(
             prompt=prompt,
             max_tokens=decoding.max_tokens,  # None: until the end of the context window
@@ -135,7 +157,7 @@ class Embedded:
             stop=[self._format.eos_token] if self._format.eos_token else None,
             logits_processor=self._restrict(len(prompt), choices) if choices else None,
         )
-        self._llm.n_tokens = (len(prompt) - 1) // BLOCK * BLOCK  # keep only blocks evaluated as blocks
+        self._keep(len(prompt) - 1)
         usage = out["usage"]
         return Completion(out["choices"][0]["text"], usage["prompt_tokens"], usage["completion_tokens"])
 
