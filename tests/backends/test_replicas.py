@@ -24,8 +24,9 @@ def test_a_replica_killed_mid_run_leaves_the_run_to_the_other(tmp_path):
             "concurrency": 2,
             "max_tokens": 16,
             "max_retries": 1,  # the run survives the kill without touching any request's retry budget
+            "constrain": "grammar",  # every reply is an answer, so the run has scores to print
         }
-        exp = {"backbones": [backbone], "cultures": ["BRA", "CHN"], "limit": 12, "modes": ["sample"]}
+        exp = {"backbones": [backbone], "cultures": ["BRA", "CHN"], "limit": 12, "modes": ["constrained"]}
         (tmp_path / "exp.yaml").write_text(json.dumps(exp))
         out = tmp_path / "r"
         args = [sys.executable, "-m", "culturescope", "run", "--config", str(tmp_path / "exp.yaml"), "--out", str(out)]
