@@ -8,6 +8,7 @@
 # installed is kept. Your own CMAKE_ARGS (e.g. -DGGML_CUDA=on) are passed on.
 set -euo pipefail
 cd "$(dirname "$0")"
+echo "installing culturescope into .venv (pip compiles llama.cpp's engine: about 3 minutes on 2 cores)"
 python3 -m venv .venv
 export CMAKE_ARGS="${CMAKE_ARGS:-} -DLLAVA_BUILD=OFF -DCMAKE_PROJECT_llama.cpp_INCLUDE=$PWD/install/llama-cpp-lean.cmake"
 .venv/bin/pip install -q -e ".${1:-}"

@@ -80,5 +80,17 @@ def test_a_run_ends_with_its_reading_and_its_report(tmp_path):
     assert "human reference  │ -       │ 12/12" in done.stdout
     assert "reading: scripted-culture's agents differ from culture to culture" in done.stdout
     assert f"report: {out / 'report.html'}" in done.stderr
-    assert "scripted-culture" in (out / "report.html").read_text()
+    assert "<b>Reading:</b> scripted-culture&#x27;s agents differ" in (out / "report.html").read_text()
     assert "next:" not in done.stderr  # the next commands follow a run on the embedded model only
+
+
+def test_a_run_with_nothing_scored_still_gets_its_report(tmp_path):
+    """The 135M model in sample mode writes no \\boxed answer: the run keeps its replies and exits 0, and
+    its report says why there are no scores."""
+    out = tmp_path / "sampled"
+    args = ["run", "--cultures", "NGA", "--limit", "1", "--answer-mode", "sample", "--out", str(out)]
+    done = cli(*args, env=env_with(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "unparsed answers, SmolLM2-135M-Instruct [sample]: no_box 1" in done.stderr
+    page = (out / "report.html").read_text()
+    assert "no system has scored answers for all of NGA in round 0" in page and "no answer could be scored" in page

@@ -9,6 +9,7 @@ from math import comb
 import numpy as np
 import pandas as pd
 
+from culturescope.errors import CulturescopeError
 from culturescope.methods.beyond_alignment import budgeting
 from culturescope.methods.beyond_alignment import figures as plots
 from culturescope.methods.beyond_alignment.analyses.dynamics import exposure_dynamics
@@ -23,7 +24,7 @@ from culturescope.methods.beyond_alignment.analyses.subsets import (
     subsets,
 )
 from culturescope.methods.beyond_alignment.analyses.uncertainty import bootstrap
-from culturescope.methods.beyond_alignment.published import applies, landing, published_systems
+from culturescope.methods.beyond_alignment.published import applies, landing, published_systems, reading
 from culturescope.metrics import agreement as metrics
 from culturescope.report import ReportOptions
 from culturescope.report.html import figure as _figure
@@ -101,8 +102,14 @@ def _alignment_parts(
     per_item: list[str] | None,
     strict: bool = False,
 ) -> tuple[list[str], list[str]]:
-    """Scores with intervals and the Beyond-Alignment figures; and the systems left out."""
-    systems, empty = system_answers(responses, survey, cultures, mode, strict=strict)
+    """Scores with intervals and the Beyond-Alignment figures; and the systems left out. Runs in which
+    no answer could be scored get a line saying so (unless ``strict``), the rest of the page still shows."""
+    try:
+        systems, empty = system_answers(responses, survey, cultures, mode, strict=strict)
+    except CulturescopeError as error:
+        if strict:
+            raise
+        return [f"<h2>Scores</h2><p>{escape(str(error))}</p>"], []
     if per_item:
         select_systems(per_item, systems)
     delta = survey.deltas
@@ -134,6 +141,12 @@ def _alignment_parts(
     )
     parts.append("<h2>Scores (×100, 95% bootstrap intervals over items)</h2>" + _table(pd.DataFrame(rows)))
     land = landscape(systems, mu, delta)
+    sentences = [
+        reading(label, 100 * a, 100 * dp, 100 * metrics.diversity_p(D_h), applies(cultures, mode))
+        for label, a, dp in zip(land.labels, land.alignment, land.diversity_p)
+        if np.isfinite(dp)
+    ]
+    parts.append("<ul>" + "".join(f"<li><b>Reading:</b> {escape(s)}</li>" for s in sentences) + "</ul>")
     if applies(cultures, mode):
         land_lines = "".join(
             f"<li>{escape(label)}: {escape(landing(100 * a, 100 * dp))}</li>"
