@@ -49,8 +49,8 @@ from culturescope.survey import OptionOrder, Survey, budgeting_projects
 
 
 def default_modes(backbones: list[BackboneSpec]) -> list[str]:
-    """The answer modes when none is given: the paper's ``sample``, but ``probs`` when every backbone runs
-    in-process (the embedded model's 135M parameters never write a parseable ``\\boxed{n}``)."""
+    """The answer modes when none is given: the paper's ``sample``, but ``probs`` when every backbone is an
+    embedded (llama.cpp) one (the default model's 135M parameters never write a parseable ``\\boxed{n}``)."""
     return ["probs"] if all(b.provider == "embedded" for b in backbones) else ["sample"]
 
 
