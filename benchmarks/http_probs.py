@@ -24,12 +24,8 @@ anyway).
 import argparse
 import asyncio
 import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from collections import Counter
 
 import numpy as np
@@ -38,29 +34,7 @@ from culturescope.backends.embedded import Embedded, default_model_path
 from culturescope.backends.openai_compat import OpenAICompatible
 from culturescope.methods.beyond_alignment.static import answer_prefix, persona_messages
 from culturescope.survey import wvs7
-
-
-def start_server(model, port: int, threads: int, log) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1"]
-    cmd += ["--port", str(port), "--n_ctx", "2048", "--n_threads", str(threads), "--n_threads_batch", str(threads)]
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"llama_cpp.server exited with {proc.returncode}; see {log.name}")
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2)
-            return proc
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    raise SystemExit("llama_cpp.server did not start within 300 s")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from servers import free_port, llama_server, start_server
 
 
 async def over_http(backend: OpenAICompatible, jobs, concurrency: int) -> list:
@@ -96,7 +70,7 @@ def main() -> None:
     del local
 
     with tempfile.NamedTemporaryFile("wb", suffix=".log", delete=False) as log:
-        server = start_server(model, port, threads, log)
+        server = start_server(llama_server(model, port, threads), port, log)
     try:
         url = f"http://127.0.0.1:{port}/v1"
         probe = OpenAICompatible("smollm2", url)

@@ -26,13 +26,11 @@ standard library's ``http`` package for every script run from here (``urllib.req
 import argparse
 import asyncio
 import json
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from rich.console import Console
@@ -45,6 +43,7 @@ from culturescope.engine.session import Request, run_requests
 from culturescope.engine.store import Run
 from culturescope.methods.beyond_alignment.static import answer_prefix, persona_messages
 from culturescope.survey import wvs7
+from servers import free_port, llama_server, start_server
 
 REPLY = json.dumps(
     {
@@ -80,30 +79,12 @@ async def stub_app(scope, receive, send):
     await send({"type": "http.response.body", "body": REPLY})
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(kind: str, port: int, log, latency: float = 0.0) -> subprocess.Popen:
+def start_kind(kind: str, port: int, log, latency: float = 0.0) -> subprocess.Popen:
     if kind == "stub":
         cmd = [sys.executable, __file__, "--serve-stub", str(port), "--latency", str(latency)]
     else:
-        cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(default_model_path()), "--host", "127.0.0.1"]
-        cmd += ["--port", str(port), "--n_ctx", "2048", "--n_threads", "1", "--n_threads_batch", "1"]
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"the {kind} server exited with {proc.returncode}; see {log.name}")
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2)
-            return proc
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise SystemExit(f"the {kind} server did not start within 300 s")
+        cmd = llama_server(default_model_path(), port, threads=1)
+    return start_server(cmd, port, log, f"the {kind} server")
 
 
 def culturescope_round(url: str, requests: list[Request], concurrency: int, max_tokens: int) -> float:
@@ -182,7 +163,7 @@ def main() -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}/v1"
     with tempfile.NamedTemporaryFile("wb", suffix=".log", delete=False) as log:
-        server = start(args.server, port, log, args.latency)
+        server = start_kind(args.server, port, log, args.latency)
     ours, bare = [], []
     try:
         for _ in range(args.rounds):

@@ -18,14 +18,10 @@ wait: the ratio the pool gives when the servers, not the machine's cores, are th
 
 import argparse
 import json
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -40,29 +36,7 @@ from culturescope.engine.session import Request, run_requests
 from culturescope.engine.store import Run
 from culturescope.methods.beyond_alignment.static import answer_prefix, persona_messages
 from culturescope.survey import wvs7
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(port: int, log) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(default_model_path()), "--host", "127.0.0.1"]
-    cmd += ["--port", str(port), "--n_ctx", "2048", "--n_threads", "1", "--n_threads_batch", "1"]
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"llama_cpp.server exited with {proc.returncode}; see {log.name}")
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2)
-            return proc
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    raise SystemExit("llama_cpp.server did not start within 300 s")
+from servers import free_port, llama_server, start_server
 
 
 def serial_server(latency: float) -> ThreadingHTTPServer:
@@ -141,7 +115,7 @@ def main() -> None:
         ports = [free_port(), free_port()]
         urls = [f"http://127.0.0.1:{p}/v1" for p in ports]
         with tempfile.NamedTemporaryFile("wb", suffix=".log", delete=False) as log:
-            servers = [start_server(p, log) for p in ports]
+            servers = [start_server(llama_server(default_model_path(), p, threads=1), p, log) for p in ports]
     one, two = [], []
     try:
         for r in range(args.rounds):  # alternate which set and which setting goes first
