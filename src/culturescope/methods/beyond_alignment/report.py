@@ -116,6 +116,7 @@ def _alignment_parts(
     mu = survey.majority_matrix(cultures, mode)
     human = mu
     D_h = metrics.pairwise_distances(human, delta)
+    human_dp, comparable = metrics.diversity_p(D_h), applies(cultures, mode)
     parts = []
 
     rows = []
@@ -133,7 +134,7 @@ def _alignment_parts(
             "system": "human reference",
             "samples": 1,
             "alignment": "100.00",
-            "diversity_p": f"{100 * metrics.diversity_p(D_h):.2f}",
+            "diversity_p": f"{100 * human_dp:.2f}",
             "diversity_s": f"{100 * metrics.diversity_s(D_h):.2f}",
             "gap_p": "",
             "gap_s": "",
@@ -142,12 +143,12 @@ def _alignment_parts(
     parts.append("<h2>Scores (×100, 95% bootstrap intervals over items)</h2>" + _table(pd.DataFrame(rows)))
     land = landscape(systems, mu, delta)
     sentences = [
-        reading(label, 100 * a, 100 * dp, 100 * metrics.diversity_p(D_h), applies(cultures, mode))
+        reading(label, 100 * a, 100 * dp, 100 * human_dp, comparable)
         for label, a, dp in zip(land.labels, land.alignment, land.diversity_p)
         if np.isfinite(dp)
     ]
     parts.append("<ul>" + "".join(f"<li><b>Reading:</b> {escape(s)}</li>" for s in sentences) + "</ul>")
-    if applies(cultures, mode):
+    if comparable:
         land_lines = "".join(
             f"<li>{escape(label)}: {escape(landing(100 * a, 100 * dp))}</li>"
             for label, a, dp in zip(land.labels, land.alignment, land.diversity_p)
