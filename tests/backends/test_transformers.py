@@ -140,7 +140,7 @@ def test_a_real_two_engine_run_through_the_analyses(tmp_path):
     )
     mixed = json.loads(cli("analyze", "mixed", str(run), "--format", "json"))
     assert mixed["notes"][0].startswith("8 assignments")  # 2 engines ^ 3 culture slots
-    names = {"SmolLM2-135M-Instruct", "SmolLM2-135M-Instruct.Q4_1"}
+    names = {"SmolLM2-135M-Instruct", "SmolLM2-135M-Instruct.Q4_1.F16"}
     assert {r["reference"] for r in mixed["rows"]} <= names
     cli("report", str(run), "--out", str(tmp_path / "report.html"), "--replicates", "50")
     # Fig. 1 left, 7, 1 right, 2 (8 assignments), 3a and 3b (3 cultures)
