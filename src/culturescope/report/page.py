@@ -7,6 +7,7 @@ Every string that comes from a run (model text, backbone names, manifests) is HT
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
@@ -31,13 +32,23 @@ def build_report(
 ) -> tuple[str, list[str]]:
     """The report as one HTML string, and a line for each system left out because none of its
     answers could be scored. Each method's rows go to its part (rows of a system no method claims
-    are scored by the majority, as Beyond Alignment's agents)."""
+    are scored by the majority, as Beyond Alignment's agents). Runs that asked a slice of the survey
+    are scored, humans included, on that slice."""
+    asked = set(responses.loc[responses["mode"] != "judge", "item"])
+    whole, kept = len(survey.items), [i for i in survey.item_ids if i in asked]
+    if 0 < len(kept) < whole:
+        survey, options = survey.restricted(kept), replace(options, whole=False)
     parts = [
         f"<h1>culturescope report</h1><p>{escape(', '.join(r.name for r in runs))} — survey "
         f"{escape(survey.name)}, cultures {escape(', '.join(cultures))}, majority answers read {options.mode} "
         "(distribution scores compare the human shares option by option); "
         f"culturescope {__version__}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.</p>"
     ]
+    if not options.whole:
+        parts.append(
+            f"<p>A slice of the survey ({len(survey.items)} of {whole} items): every score, the human reference's "
+            "too, is on these items; the paper's published points, scored on all, are left out.</p>"
+        )
     empty: list[str] = []
     owner = responses["system"].map(lambda s: registry.method_for(s).name)
     read = []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
 from culturescope.errors import CulturescopeError
@@ -81,6 +81,10 @@ class Survey:
     def select(self, item_ids: list[str] | None) -> list[Item]:
         """The items with these ids, in the order given (checked); None: every item."""
         return list(self.items) if item_ids is None else [self.item(i) for i in item_ids]
+
+    def restricted(self, item_ids: list[str]) -> Survey:
+        """The same survey on these items only (a slice), with their human data."""
+        return replace(self, items=tuple(self.select(item_ids)))
 
     def culture(self, code: str) -> Culture:
         try:

@@ -2,6 +2,7 @@
 and the next command; and the default answer mode of the embedded model."""
 
 import json
+import re
 
 import pytest
 
@@ -80,8 +81,17 @@ def test_a_run_ends_with_its_reading_and_its_report(tmp_path):
     assert "human reference  │ -       │ 12/12" in done.stdout
     assert "reading: scripted-culture's agents differ from culture to culture" in done.stdout
     assert f"report: {out / 'report.html'}" in done.stderr
-    assert "<b>Reading:</b> scripted-culture&#x27;s agents differ" in (out / "report.html").read_text()
+    page = (out / "report.html").read_text()
+    assert "<b>Reading:</b> scripted-culture&#x27;s agents differ" in page
     assert "next:" not in done.stderr  # the next commands follow a run on the embedded model only
+    # The report scores the humans on the slice too (44.07 on all 223 items), without the published points.
+    asked = sorted({json.loads(line)["item"] for line in (out / "responses.jsonl").read_text().splitlines()})
+    human = human_reference(wvs7(), PAPER_CULTURES, "faithful", asked)
+    assert len(asked) == 12 and f"{100 * human.diversity_p:.2f}" != "44.07"
+    cells = re.search(r">human reference</td>((?:<td[^>]*>[^<]*</td>){3})", page).group(1)
+    assert re.findall(r">([^<]*)</td>", cells) == ["1", "100.00", f"{100 * human.diversity_p:.2f}"]
+    assert "A slice of the survey (12 of 223 items)" in page
+    assert "Published reference points" not in page
 
 
 def test_a_run_with_nothing_scored_still_gets_its_report(tmp_path):

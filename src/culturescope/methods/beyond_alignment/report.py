@@ -101,6 +101,7 @@ def _alignment_parts(
     replicates: int,
     per_item: list[str] | None,
     strict: bool = False,
+    whole: bool = True,
 ) -> tuple[list[str], list[str]]:
     """Scores with intervals and the Beyond-Alignment figures; and the systems left out. Runs in which
     no answer could be scored get a line saying so (unless ``strict``), the rest of the page still shows."""
@@ -116,7 +117,7 @@ def _alignment_parts(
     mu = survey.majority_matrix(cultures, mode)
     human = mu
     D_h = metrics.pairwise_distances(human, delta)
-    human_dp, comparable = metrics.diversity_p(D_h), applies(cultures, mode)
+    human_dp, comparable = metrics.diversity_p(D_h), whole and applies(cultures, mode)
     parts = []
 
     rows = []
@@ -237,7 +238,8 @@ def report_parts(
     """The HTML sections of the Beyond-Alignment systems, and a line for each system left out. A system
     asked in several option orders is one system per order, and the orders are compared side by side."""
     parts, left_out = _alignment_parts(
-        order_labelled(responses), survey, cultures, options.mode, options.replicates, options.per_item, options.strict
+        order_labelled(responses), survey, cultures, options.mode, options.replicates, options.per_item, options.strict,
+        options.whole
     )
     return parts + _order_parts(responses, survey, cultures, options.mode) + _usage_part(responses), left_out
 
