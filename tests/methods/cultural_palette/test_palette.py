@@ -324,7 +324,9 @@ def test_every_method_on_the_embedded_model(tmp_path):
     traces = dict(zip(table["system"], table["trace"]))
     cases = {c: agent_messages(c, ken, q122) for c in CONTINENTS}
     by_hand = embedded_p_gen(cases | {"palette": final_messages(ken, q122, traces["palette"]["memory"])}, 3)
-    assert probs["palette"] == pytest.approx(by_hand["palette"], abs=1e-6)
+    # llama.cpp's F16 logits depend slightly on how a prompt is split into batches: the backend evaluates
+    # each message as a batch of its own, the route above the whole prompt at once (3.4e-5 apart here).
+    assert probs["palette"] == pytest.approx(by_hand["palette"], abs=1e-4)
     assert probs["modular-distributional"] == pytest.approx(
         np.mean([by_hand[c] for c in CONTINENTS], 0).tolist(), abs=1e-6
     )
