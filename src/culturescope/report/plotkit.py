@@ -102,7 +102,7 @@ def family_handles(labels) -> list:
 
 def legend_outside(ax, **kw):
     """A legend to the right of the axes, outside the data area."""
-    kw = {"fontsize": 6.5, "frameon": False, "loc": "upper left", "bbox_to_anchor": (1.02, 1.0), **kw}
+    kw = {"fontsize": 8, "frameon": False, "loc": "upper left", "bbox_to_anchor": (1.02, 1.0), **kw}
     return ax.legend(borderaxespad=0, **kw)
 
 
