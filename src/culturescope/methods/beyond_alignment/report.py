@@ -94,17 +94,11 @@ def _culture_figures(responses: pd.DataFrame, survey: Survey, labels: list[str],
 
 
 def _alignment_parts(
-    responses: pd.DataFrame,
-    survey: Survey,
-    cultures: list[str],
-    mode: Mode,
-    replicates: int,
-    per_item: list[str] | None,
-    strict: bool = False,
-    whole: bool = True,
+    responses: pd.DataFrame, survey: Survey, cultures: list[str], options: ReportOptions
 ) -> tuple[list[str], list[str]]:
     """Scores with intervals and the Beyond-Alignment figures; and the systems left out. Runs in which
-    no answer could be scored get a line saying so (unless ``strict``), the rest of the page still shows."""
+    no answer could be scored get a line saying so (unless ``options.strict``), the rest of the page still shows."""
+    mode, strict, per_item = options.mode, options.strict, options.per_item
     try:
         systems, empty = system_answers(responses, survey, cultures, mode, strict=strict)
     except CulturescopeError as error:
@@ -117,12 +111,12 @@ def _alignment_parts(
     mu = survey.majority_matrix(cultures, mode)
     human = mu
     D_h = metrics.pairwise_distances(human, delta)
-    human_dp, comparable = metrics.diversity_p(D_h), whole and applies(cultures, mode)
+    human_dp, comparable = metrics.diversity_p(D_h), options.whole and applies(cultures, mode)
     parts = []
 
     rows = []
     for label, X in systems.items():
-        ci = bootstrap(X, mu, delta, human, replicates=replicates)
+        ci = bootstrap(X, mu, delta, human, replicates=options.replicates)
         rows.append(
             {
                 "system": label,
@@ -237,10 +231,7 @@ def report_parts(
 ) -> tuple[list[str], list[str]]:
     """The HTML sections of the Beyond-Alignment systems, and a line for each system left out. A system
     asked in several option orders is one system per order, and the orders are compared side by side."""
-    parts, left_out = _alignment_parts(
-        order_labelled(responses), survey, cultures, options.mode, options.replicates, options.per_item, options.strict,
-        options.whole
-    )
+    parts, left_out = _alignment_parts(order_labelled(responses), survey, cultures, options)
     return parts + _order_parts(responses, survey, cultures, options.mode) + _usage_part(responses), left_out
 
 
