@@ -5,7 +5,7 @@ chat requests (the Beyond-Alignment persona prompt for culture × item, the body
 OpenAI-compatible backend sends) two ways, at the same concurrency, in alternating rounds:
 
 1. culturescope: ``run_requests`` through the ``openai`` backend, i.e. the whole path of a run: the
-   pool (replica choice, adaptive concurrency), the OpenAI SDK, the request cache (SQLite, one
+   pool (replica choice, adaptive concurrency), its HTTP clients, the request cache (SQLite, one
    committed write per answer; a fresh cache each round, so nothing is answered from it), the
    answer parser and the run store (one appended line per answer);
 2. bare: ``httpx2.AsyncClient`` (the HTTP client the OpenAI SDK itself uses) posting the same JSON

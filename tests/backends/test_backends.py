@@ -1,6 +1,5 @@
 import asyncio
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -60,6 +59,22 @@ def test_client_error_is_not_retried(scripted):
     with pytest.raises(BackendError, match="HTTP 400: .*model 'm' not found"):
         asyncio.run(openai_backend(server).chat(MESSAGES, Decoding(), 0))
     assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "body, said",
+    [
+        (b"<html>502 Bad Gateway</html>", "HTTP 200, a reply that is no JSON object: '<html>502 Bad Gateway</html>'"),
+        ({"object": "chat.completion", "choices": []}, 'a reply without choices: {"object": "chat.completion"'),
+    ],
+    ids=["not JSON", "no choices"],
+)
+def test_a_malformed_reply_is_one_clear_error(scripted, body, said):
+    server = scripted([(200, body, {})])
+    with pytest.raises(BackendError) as err:
+        asyncio.run(openai_backend(server).chat(MESSAGES, Decoding(), 0))
+    assert said in str(err.value) and str(err.value).startswith("openai:m@http://127.0.0.1")
+    assert len(server.requests) == 1  # not retried: the server answered
 
 
 def test_decoding_parameters_are_sent(scripted):
@@ -132,11 +147,11 @@ def test_backbone_shorthand():
 
 
 def tok(token, logprob, alternatives=()):
-    return SimpleNamespace(
-        token=token,
-        logprob=logprob,
-        top_logprobs=[SimpleNamespace(token=t, logprob=math.log(p)) for t, p in alternatives],
-    )
+    return {
+        "token": token,
+        "logprob": logprob,
+        "top_logprobs": [{"token": t, "logprob": math.log(p)} for t, p in alternatives],
+    }
 
 
 def test_codes_from_logprobs_by_hand():

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from culturescope.backends import BackboneSpec
+from culturescope.backends.base import Decoding
 from culturescope.backends.chat_template import ChatTemplate
 from culturescope.backends.embedded import Embedded, default_model_path
 from culturescope.backends.http_probs import score_codes
@@ -467,3 +468,58 @@ def test_completions_route_request_and_both_response_shapes(tmp_path, logprobs):
         "temperature": 0.0,
     }
     assert sent[0] == sent[1] | {"logprobs": 1000}  # asked wide first; refused, then 20
+
+
+def test_every_online_request_and_reply_has_the_sdks_shape(tmp_path):
+    """The OpenAI-compatible backend posts its own JSON (not through the SDK): every body it sends,
+    by every route (chat, structured output, prefill, completions, the reply), is a valid request of
+    the SDK's types, and the replies it reads are valid replies of them."""
+    from openai.types import Completion
+    from openai.types import completion_create_params as completions
+    from openai.types.chat import ChatCompletion
+    from openai.types.chat import completion_create_params as chats
+    from pydantic import TypeAdapter
+
+    def respond(body, n):
+        if "prompt" in body:
+            return 200, completion(LEGACY)
+        if "continue_final_message" in body:
+            return 400, {"error": {"message": "Unrecognized request argument supplied: continue_final_message"}}
+        if "response_format" in body:
+            return 200, chat_completion("\\boxed{2}")
+        return 200, reply_with_logprobs()
+
+    template = tmp_path / "t.jinja"
+    template.write_text("{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}[assistant] ")
+    server = ScriptedServer([], respond=respond)
+    messages = [{"role": "system", "content": "You are from Brazil."}, {"role": "user", "content": "Q?"}]
+    try:
+        plain = OpenAICompatible("m", base_url=server.url + "/v1")
+        decoding = Decoding(temperature=0.6, top_p=0.9, max_tokens=32, seed=3, thinking=False)
+        done = run(plain.chat(messages, decoding, 1))
+        chosen = run(plain.choose(messages, decoding, 0, ["\\boxed{1}", "\\boxed{2}"]))
+        probs, _, trace = run(plain.option_probs(messages, PREFIX, 4))  # prefill refused: the reply
+        templated = OpenAICompatible("m", base_url=server.url + "/v1", chat_template=template)
+        by_completions, _, _ = run(templated.option_probs(messages, PREFIX, 3))
+    finally:
+        server.close()
+    assert (done.text, done.prompt_tokens, done.completion_tokens) == ("\\boxed{2}", 10, 3)
+    assert chosen.text == "\\boxed{2}" and trace["probs_route"] == "reply"
+    np.testing.assert_allclose(probs, [1 / 3, 2 / 3, 0, 0])
+    np.testing.assert_allclose(by_completions, [0.3 / 0.8, 0.5 / 0.8, 0])
+    chat_request = TypeAdapter(chats.CompletionCreateParamsNonStreaming)
+    completions_request = TypeAdapter(completions.CompletionCreateParamsNonStreaming)
+    paths = []
+    for sent in server.requests:
+        paths.append(sent["path"])
+        assert sent["headers"]["content-type"] == "application/json"
+        if sent["path"] == "/v1/completions":
+            completions_request.validate_python(sent["json"], strict=True)
+        else:
+            chat_request.validate_python(sent["json"], strict=True)
+    assert paths == ["/v1/chat/completions"] * 4 + ["/v1/completions"]
+    assert server.requests[0]["json"]["chat_template_kwargs"] == {"enable_thinking": False}
+    assert server.requests[1]["json"]["response_format"]["type"] == "json_schema"
+    for reply in (chat_completion("\\boxed{2}"), reply_with_logprobs()):
+        ChatCompletion.model_validate(reply, strict=True)
+    Completion.model_validate(completion(LEGACY), strict=True)

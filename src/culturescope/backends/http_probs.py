@@ -120,7 +120,8 @@ async def score_codes(next_top: NextTop, n_options: int) -> Scored:
 
 
 def read_reply(tokens, prefix: str, n_options: int) -> Scored | None:
-    """The legacy reading, from the token logprobs of the model's own reply: at the token right after
+    """The legacy reading, from the token logprobs of the model's own reply (``tokens``: a chat reply's
+    ``logprobs.content``, one ``{"token", "logprob", "top_logprobs"}`` per token): at the token right after
     ``prefix`` each code's probability is read from the top alternatives; a code of two digits whose
     first digit was generated (``1`` for 10 or 11) takes its second digit from the next position. None
     when the reply never writes ``prefix``."""
@@ -128,23 +129,23 @@ def read_reply(tokens, prefix: str, n_options: int) -> Scored | None:
     for i, tok in enumerate(tokens):
         if text.endswith(prefix):
             break
-        text += tok.token
+        text += tok["token"]
     else:
         return None
     codes = {str(c): c for c in range(1, n_options + 1)}
-    here = {alt.token.strip(): alt.logprob for alt in tokens[i].top_logprobs}
+    here = {alt["token"].strip(): alt["logprob"] for alt in tokens[i]["top_logprobs"] or []}
     probs, seen = np.zeros(n_options), np.zeros(n_options, bool)
     for token, lp in here.items():
         if token in codes:
             probs[codes[token] - 1] += math.exp(lp)
             seen[codes[token] - 1] = True
     bounds = {c: math.exp(floor(here)) for c in range(1, n_options + 1) if not seen[c - 1]}
-    first = tokens[i].token.strip()
+    first = tokens[i]["token"].strip()
     longer = [c for c in codes if c.startswith(first) and c != first]
     if longer and first in codes and i + 1 < len(tokens):
         # Split P(first digit) between "1}" (code 1) and "10", "11" by the next token.
         f, p_first = codes[first] - 1, probs[codes[first] - 1]
-        nxt = {alt.token.strip(): math.exp(alt.logprob) for alt in tokens[i + 1].top_logprobs}
+        nxt = {alt["token"].strip(): math.exp(alt["logprob"]) for alt in tokens[i + 1]["top_logprobs"] or []}
         closing = [p for t, p in nxt.items() if t.startswith("}")]
         probs[f], seen[f] = p_first * sum(closing), seen[f] and bool(closing)
         for code in longer:

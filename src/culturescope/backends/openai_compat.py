@@ -28,21 +28,23 @@ choices means the server ignored the constraint: the run stops with a message na
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import os
 from pathlib import Path
 
+import httpx2
 import numpy as np
 
 from culturescope.backends.base import BackendError, Completion, Decoding, Messages
 from culturescope.backends.constrain import KINDS, structured_output
 from culturescope.backends.http_probs import TOP_LOGPROBS, WIDE_LOGPROBS, Scored, read_reply, score_codes
-from culturescope.backends.pool import Pool, transient
+from culturescope.backends.pool import OVERLOAD, Pool, Unreachable, overloaded
 from culturescope.engine.extract import choice_text
 
 #: The prefill probe: a count the server continues with "7" when it continues the final message.
 PROBE = ([{"role": "user", "content": "Count from 1 to 10, separated by commas."}], "1,2,3,4,5,6,", "7")
-#: The request options of every call: the API key as a bearer token, as the SDK's own methods send it.
-AUTH = {"security": {"bearer_auth": True}}
+DEFAULT_URL = "https://api.openai.com/v1"
 REPLY_NOTICE = "inexact: read from the model's own reply (no prefill, no chat_template)"
 
 
@@ -67,8 +69,6 @@ class OpenAICompatible:
         chat_template: str | Path | None = None,
         constrain: str = "json_schema",
     ):
-        import openai
-
         if constrain not in KINDS:
             raise BackendError(f"unknown constrain {constrain!r}; use one of {', '.join(KINDS)}")
         urls = [base_url] if base_url is None or isinstance(base_url, str) else list(base_url)
@@ -79,7 +79,7 @@ class OpenAICompatible:
         #: How constrained answers are asked for (part of their cache key).
         self.constrain_id = constrain
         # Replicas serve one model: the key names them all, in a fixed order (a single URL as before).
-        self.id = f"openai:{model}@{','.join(sorted(u for u in urls if u)) or 'https://api.openai.com/v1'}"
+        self.id = f"openai:{model}@{','.join(sorted(u for u in urls if u)) or DEFAULT_URL}"
         self.concurrency = concurrency
         self.max_retries, self.backoff, self.max_backoff = max_retries, backoff, max_backoff
         self.pool = Pool(urls, concurrency, max_retries, backoff, max_backoff)
@@ -90,8 +90,7 @@ class OpenAICompatible:
         else:
             key = "not-needed"  # local servers ignore it
         self._secret = key
-        self._connect = dict(api_key=key, max_retries=0, timeout=timeout)
-        self._openai = openai
+        self.timeout = timeout
         self.template = None
         if chat_template is not None:
             from culturescope.backends.chat_template import ChatTemplate
@@ -112,23 +111,35 @@ class OpenAICompatible:
         """How many requests may be in flight now (adapted to the servers' 429s)."""
         return self.pool.level
 
-    async def _call(self, path: str, cast_to, **fields):
+    async def _call(self, path: str, **fields) -> dict:
         """POST ``fields`` (with ``model``; ``extra_body`` merged in) to ``path`` on a replica the pool
-        chooses, retried there; the reply as the SDK's ``cast_to``. The body goes through the SDK's
-        low-level ``post``, as built here: ``create()``'s recursive rewriting of typed parameters cost
-        a quarter of culturescope's time per request (``benchmarks/http_throughput.py``)."""
-        oa = self._openai
+        chooses, retried there; the reply's JSON. Sent with httpx2, the HTTP client of the OpenAI SDK,
+        in the SDK's request and reply shapes (the tests check them against its types), but not
+        through the SDK: its request building and typed replies took half of culturescope's time per
+        request (``benchmarks/http_throughput.py``)."""
         clients = self._per_loop()[2]
         extra = fields.pop("extra_body", None) or {}
-        body = {"model": self.model, **fields, **extra}
+        body = json.dumps({"model": self.model, **fields, **extra}).encode()
 
         async def attempt(url):
             try:
-                return await clients[url].post(path, cast_to=cast_to, body=body, options=AUTH)
-            except (oa.RateLimitError, oa.InternalServerError, oa.APIConnectionError) as exc:
-                raise transient(exc) from None
-            except oa.APIStatusError as exc:
-                raise ClientError(self._redact(f"{self.id}: HTTP {exc.status_code}: {exc.message}")) from None
+                reply = await clients[url].post(path, content=body)
+            except httpx2.TransportError as exc:  # refused, lost, timed out
+                raise Unreachable(f"{type(exc).__name__}: {exc}") from None
+            status = reply.status_code
+            if status in OVERLOAD:
+                raise overloaded(f"HTTP {status}: {_error_text(reply)}", reply.headers)
+            if status >= 500 or status == 408:
+                raise Unreachable(f"HTTP {status}: {_error_text(reply)}")
+            if status >= 400:
+                raise ClientError(self._redact(f"{self.id}: HTTP {status}: {_error_text(reply)}"))
+            try:
+                answer = reply.json()
+            except ValueError:
+                answer = None
+            if not isinstance(answer, dict):
+                raise BackendError(f"{self.id}: HTTP {status}, a reply that is no JSON object: {reply.text[:200]!r}")
+            return answer
 
         try:
             return await self.pool.send(attempt, self.id)
@@ -137,8 +148,20 @@ class OpenAICompatible:
         except BackendError as exc:
             raise BackendError(self._redact(str(exc))) from None
 
-    async def _create(self, **fields):
-        return await self._call("/chat/completions", self._openai.types.chat.ChatCompletion, **fields)
+    async def _create(self, **fields) -> dict:
+        return await self._call("/chat/completions", **fields)
+
+    def _choice(self, resp: dict) -> dict:
+        """The first choice of a chat or completions reply."""
+        try:
+            return resp["choices"][0]
+        except (KeyError, IndexError, TypeError):
+            raise BackendError(f"{self.id}: a reply without choices: {json.dumps(resp)[:200]}") from None
+
+    def _completion(self, resp: dict) -> Completion:
+        text = (self._choice(resp).get("message") or {}).get("content") or ""
+        usage = resp.get("usage") or {}
+        return Completion(text, usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0)
 
     def request(self, decoding: Decoding, sample: int) -> dict:
         """The sampling fields of a chat request. ``top_p`` None and ``max_tokens`` None are not sent
@@ -154,13 +177,7 @@ class OpenAICompatible:
         return fields
 
     async def chat(self, messages: Messages, decoding: Decoding, sample: int) -> Completion:
-        resp = await self._create(messages=messages, **self.request(decoding, sample))
-        usage = resp.usage
-        return Completion(
-            resp.choices[0].message.content or "",
-            usage.prompt_tokens if usage else 0,
-            usage.completion_tokens if usage else 0,
-        )
+        return self._completion(await self._create(messages=messages, **self.request(decoding, sample)))
 
     async def choose(self, messages: Messages, decoding: Decoding, sample: int, choices: list[str]) -> Completion:
         """A sampled reply restricted to ``choices`` by the server's structured output."""
@@ -168,16 +185,14 @@ class OpenAICompatible:
         extra = structured_output(self.constrain_id, choices)
         if "extra_body" in extra:
             extra["extra_body"] = fields.pop("extra_body", {}) | extra["extra_body"]
-        resp = await self._create(messages=messages, **fields, **extra)
-        text = resp.choices[0].message.content or ""
-        if choice_text(text).strip() not in choices:
+        done = self._completion(await self._create(messages=messages, **fields, **extra))
+        if choice_text(done.text).strip() not in choices:
             raise BackendError(
-                f"{self.id}: the reply {text[:80]!r} is none of the allowed answers: the server ignored the "
+                f"{self.id}: the reply {done.text[:80]!r} is none of the allowed answers: the server ignored the "
                 f"structured output '{self.constrain_id}'; set the backbone's constrain to what it supports "
                 f"({', '.join(KINDS)}; docs/backends.md)"
             )
-        usage = resp.usage
-        return Completion(text, usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0)
+        return done
 
     # -- option probabilities ------------------------------------------------------------------
 
@@ -187,9 +202,20 @@ class OpenAICompatible:
         kept-alive connections belong to the loop that opened them."""
         loop = asyncio.get_running_loop()
         if self._loop is None or self._loop[0] is not loop:
-            clients = {r.url: self._openai.AsyncOpenAI(base_url=r.url, **self._connect) for r in self.pool.replicas}
+            clients = {r.url: self._client(r.url) for r in self.pool.replicas}
             self._loop = (loop, asyncio.Lock(), asyncio.Semaphore(max(1, self.concurrency)), clients)
         return self._loop[1:]
+
+    def _client(self, url: str | None):
+        """An HTTP client for one replica, as many connections as requests may be in flight."""
+        return httpx2.AsyncClient(
+            base_url=url or DEFAULT_URL,
+            headers={"Authorization": f"Bearer {self._secret}", "Content-Type": "application/json"},
+            timeout=self.timeout,
+            verify=_tls(),
+            limits=httpx2.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency),
+            follow_redirects=True,
+        )
 
     def _gates(self) -> tuple[asyncio.Lock, asyncio.Semaphore]:
         return self._per_loop()[:2]
@@ -208,23 +234,15 @@ class OpenAICompatible:
     async def completion_top(self, prompt: str, k: int = TOP_LOGPROBS) -> dict[str, float]:
         """Top ``k`` log-probabilities of the token after a raw ``prompt`` (``/v1/completions``)."""
         async with self._gates()[1]:
-            resp = await self._call(
-                "/completions", self._openai.types.Completion, prompt=prompt, max_tokens=1, logprobs=k, temperature=0.0
-            )
-        lp = resp.choices[0].logprobs if resp.choices else None
-        if lp is not None and lp.top_logprobs and lp.top_logprobs[0] is not None:  # the legacy shape
-            top = dict(lp.top_logprobs[0])
-            if lp.tokens and lp.token_logprobs and lp.token_logprobs[0] is not None:
-                top.setdefault(lp.tokens[0], lp.token_logprobs[0])
+            resp = await self._call("/completions", prompt=prompt, max_tokens=1, logprobs=k, temperature=0.0)
+        lp = _logprobs(resp)
+        if lp.get("top_logprobs") and lp["top_logprobs"][0] is not None:  # the legacy shape
+            top = dict(lp["top_logprobs"][0])
+            if lp.get("tokens") and lp.get("token_logprobs") and lp["token_logprobs"][0] is not None:
+                top.setdefault(lp["tokens"][0], lp["token_logprobs"][0])
             return top
-        content = getattr(lp, "content", None) if lp is not None else None
-        if content:  # the chat shape, which llama.cpp's llama-server also gives for completions
-            first = content[0] if isinstance(content[0], dict) else content[0].model_dump()
-            top = {}
-            for alt in first.get("top_logprobs") or []:
-                top.setdefault(alt["token"], alt["logprob"])
-            top.setdefault(first["token"], first["logprob"])
-            return top
+        if lp.get("content"):  # the chat shape, which llama.cpp's llama-server also gives for completions
+            return _top_of(lp["content"][0])
         raise BackendError(
             f"{self.id}: /completions returned no logprobs; the completions route needs a server that "
             "returns them for a raw prompt (vLLM, SGLang, llama.cpp)"
@@ -243,15 +261,8 @@ class OpenAICompatible:
                 temperature=0.0,
                 extra_body={"continue_final_message": True, "add_generation_prompt": False},
             )
-        choice = resp.choices[0] if resp.choices else None
-        content = choice.logprobs.content if choice and choice.logprobs and choice.logprobs.content else []
-        if not content:
-            return {}
-        top: dict[str, float] = {}
-        for alt in content[0].top_logprobs or []:
-            top.setdefault(alt.token, alt.logprob)  # two tokens of one text: the likelier one
-        top.setdefault(content[0].token, content[0].logprob)
-        return top
+        content = _logprobs(resp).get("content")
+        return _top_of(content[0]) if content else {}
 
     async def route(self) -> str:
         """The probs route of this server, probed once (see the module docstring)."""
@@ -299,16 +310,49 @@ class OpenAICompatible:
             resp = await self._create(
                 messages=messages, temperature=0.0, max_tokens=64, logprobs=True, top_logprobs=TOP_LOGPROBS, seed=0
             )
-        choice = resp.choices[0]
-        tokens = choice.logprobs.content if choice.logprobs and choice.logprobs.content else []
-        scored = read_reply(tokens, prefix, n_options)
+        choice = self._choice(resp)
+        scored = read_reply((choice.get("logprobs") or {}).get("content") or [], prefix, n_options)
         trace = {"probs_route": "reply", "notice": REPLY_NOTICE}
         if scored is not None:
             trace |= scored.trace("reply")
-        return None if scored is None else scored.probs, choice.message.content or "", trace
+        return None if scored is None else scored.probs, (choice.get("message") or {}).get("content") or "", trace
 
 
 def codes_from_logprobs(tokens, prefix: str, n_options: int) -> np.ndarray | None:
     """Distribution over codes 1..n read from the token logprobs of a reply (``http_probs.read_reply``)."""
     scored: Scored | None = read_reply(tokens, prefix, n_options)
     return None if scored is None else scored.probs
+
+
+@functools.cache
+def _tls():
+    """One TLS context for every client: making one reads the CA bundle, 25 ms."""
+    return httpx2.create_ssl_context()
+
+
+def _logprobs(resp: dict) -> dict:
+    """The ``logprobs`` of a reply's first choice; empty where it has none."""
+    return ((resp.get("choices") or [{}])[0] or {}).get("logprobs") or {}
+
+
+def _top_of(position: dict) -> dict[str, float]:
+    """{token: log-probability} at one position of a chat-shaped ``logprobs.content``: its top
+    alternatives and the token itself (two tokens of one text: the likelier one)."""
+    top: dict[str, float] = {}
+    for alt in position.get("top_logprobs") or []:
+        top.setdefault(alt["token"], alt["logprob"])
+    top.setdefault(position["token"], position["logprob"])
+    return top
+
+
+def _error_text(reply) -> str:
+    """The message of an error reply: OpenAI's ``error.message`` (vLLM, llama.cpp alike), else its text."""
+    try:
+        body = reply.json()
+    except ValueError:
+        return reply.text[:500] or reply.reason_phrase
+    if not isinstance(body, dict):
+        return json.dumps(body)[:500]
+    error = body.get("error")
+    message = error.get("message") if isinstance(error, dict) else error or body.get("message")
+    return str(message) if message else json.dumps(body)[:500]

@@ -24,6 +24,7 @@ from culturescope.backends.base import BackendError
 
 T = TypeVar("T")
 FIRST_COOLDOWN, MAX_COOLDOWN = 0.5, 30.0
+OVERLOAD = (429, 529)  # too many requests; Anthropic's overloaded
 
 
 class Overloaded(Exception):
@@ -38,17 +39,22 @@ class Unreachable(Exception):
     """The replica did not answer usefully (connection refused or lost, timeout, 5xx)."""
 
 
+def overloaded(message: str, headers) -> Overloaded:
+    """An overload answer with its ``Retry-After`` in seconds (None where absent or a date)."""
+    value = headers.get("retry-after") if headers is not None else None
+    try:
+        return Overloaded(message, float(value) if value is not None else None)
+    except ValueError:
+        return Overloaded(message)
+
+
 def transient(exc: Exception) -> Overloaded | Unreachable:
     """An SDK's retryable error (rate limit, 5xx, connection) as the pool reads it: 429 and 529 are
-    overload, with the answer's ``Retry-After`` in seconds (None where absent or a date)."""
-    if getattr(exc, "status_code", None) not in (429, 529):
+    overload, anything else unreachable."""
+    if getattr(exc, "status_code", None) not in OVERLOAD:
         return Unreachable(str(exc))
     response = getattr(exc, "response", None)
-    value = response.headers.get("retry-after") if response is not None else None
-    try:
-        return Overloaded(str(exc), float(value) if value is not None else None)
-    except ValueError:
-        return Overloaded(str(exc))
+    return overloaded(str(exc), response.headers if response is not None else None)
 
 
 @dataclass

@@ -23,7 +23,15 @@ from pathlib import Path
 from culturescope.errors import CulturescopeError
 
 LOCK = ".lock"
-_held: dict[Path, int] = {}  # run directory → the open lock file descriptor
+#: (device, inode) of a run directory this process holds → the open lock file descriptor and the file.
+#: Held directories are known by identity, not path: one stat finds them (a write checks at each
+#: append), and a directory reached by another path (a symlink) is still the same one.
+_held: dict[tuple[int, int], tuple[int, Path]] = {}
+
+
+def _identity(directory: Path) -> tuple[int, int]:
+    st = os.stat(directory)
+    return st.st_dev, st.st_ino
 
 
 def _describe(holder: dict) -> str:
@@ -43,10 +51,13 @@ def _read(fd: int) -> dict:
 def acquire(directory: str | Path) -> None:
     """Make this process the one writer of ``directory`` (created if missing), or raise
     :class:`CulturescopeError` naming the process that is."""
-    directory = Path(directory).resolve()
-    if directory in _held:
-        return
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = Path(directory)
+    try:
+        if _identity(directory) in _held:
+            return
+    except FileNotFoundError:
+        directory.mkdir(parents=True, exist_ok=True)
+    directory = directory.resolve()
     path = directory / LOCK
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -81,18 +92,25 @@ def acquire(directory: str | Path) -> None:
     os.lseek(fd, 0, os.SEEK_SET)
     os.write(fd, json.dumps(me).encode())
     os.fsync(fd)
-    _held[directory] = fd
+    _held[_identity(directory)] = (fd, path)
 
 
 def release(directory: str | Path) -> None:
     """Give up the lock of ``directory`` (if this process holds it) and delete the lock file."""
-    fd = _held.pop(Path(directory).resolve(), None)
+    try:
+        _drop(_identity(Path(directory)))
+    except FileNotFoundError:  # the directory is gone, and its lock file with it
+        pass
+
+
+def _drop(key: tuple[int, int]) -> None:
+    fd, path = _held.pop(key, (None, None))
     if fd is not None:
-        Path(directory, LOCK).unlink(missing_ok=True)  # deleted before the flock drops: see acquire
+        path.unlink(missing_ok=True)  # deleted before the flock drops: see acquire
         os.close(fd)
 
 
 @atexit.register
 def _release_all() -> None:
-    for directory in list(_held):
-        release(directory)
+    for key in list(_held):
+        _drop(key)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
@@ -47,6 +47,7 @@ MANIFEST, RESPONSES = "manifest.json", "responses.jsonl"
 class Run:
     path: Path
     manifest: dict[str, Any]
+    _mended: bool = field(default=False, init=False, repr=False)  # the torn tail looked for, under the lock
 
     @property
     def name(self) -> str:
@@ -82,7 +83,9 @@ class Run:
         """Append response records (missing columns become null) in one write; returns how many were
         written. Only the holder of the directory's lock writes (taken here if not yet held)."""
         lock.acquire(self.path)
-        self._cut_torn_tail()
+        if not self._mended:  # once: with the lock held, no one else writes here
+            self._cut_torn_tail()
+            self._mended = True
         lines = [
             json.dumps({col: rec.get(col) for col in COLUMNS} | {"run": self.name}, ensure_ascii=False)
             for rec in records

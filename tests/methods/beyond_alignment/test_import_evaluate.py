@@ -180,8 +180,8 @@ def test_run_store_survives_a_torn_last_line(tmp_path):
     with pytest.warns(UserWarning, match="incomplete last line"):
         table = Run.open(run.path).responses()
     assert len(table) == 1 and table.loc[0, "run"] == "run"
-    # Appending again first cuts the torn tail, so no record is glued onto it.
-    run.append(
+    # The run resumed: its first append cuts the torn tail, so no record is glued onto it.
+    Run.open(run.path).append(
         [
             {
                 "system": "static",
