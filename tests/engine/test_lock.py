@@ -86,9 +86,11 @@ def helper(directory):
 def test_lock_is_per_process_and_released(tmp_path):
     run = Run.create(tmp_path / "run", {"kind": "test"})
     lock.acquire(run.path)  # the same process again: fine
+    (tmp_path / "link").symlink_to(run.path)
+    lock.acquire(tmp_path / "link")  # the same directory by another path: still this process's
     refused = helper(run.path)
     assert refused.returncode != 0 and f"PID {os.getpid()} on {socket.gethostname()}" in refused.stderr
-    lock.release(run.path)
+    lock.release(tmp_path / "link")
     assert not (run.path / ".lock").exists()
     assert helper(run.path).stdout == "held\n"
 
