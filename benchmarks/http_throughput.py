@@ -21,6 +21,7 @@ Named ``http_throughput.py``, not ``http.py``: a file ``http.py`` in this folder
 standard library's ``http`` package for every script run from here (``urllib.request`` fails).
 
     python benchmarks/http_throughput.py [--requests 600] [--concurrency 16] [--rounds 3] [--server stub|llama]
+    python benchmarks/http_throughput.py --latency 0,0.02,0.05,0.2 --rounds 5    # the table of docs/backends.md
 """
 
 import argparse
@@ -135,35 +136,12 @@ async def bare_round(url: str, payloads: list[bytes], concurrency: int) -> float
         return time.perf_counter() - started
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=600)
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of each; the median is shown")
-    parser.add_argument("--server", choices=["stub", "llama"], default="stub")
-    parser.add_argument("--max-tokens", type=int, default=16, help="per reply (matters for --server llama)")
-    parser.add_argument("--latency", type=float, default=0.05, help="the stub's seconds per reply")
-    parser.add_argument("--serve-stub", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.serve_stub:
-        import uvicorn
-
-        global LATENCY
-        LATENCY = args.latency
-
-        uvicorn.run(stub_app, host="127.0.0.1", port=args.serve_stub, log_level="warning", access_log=False)
-        return
-
-    survey = wvs7()
-    pairs = [(c, it) for it in survey.items for c in survey.cultures][: args.requests]
-    requests = [
-        Request("static", c.code, c.code, it.id, len(it.options), 0, 0, persona_messages(c, it)) for c, it in pairs
-    ]
-    payloads = bodies(requests, args.max_tokens)
+def measure(kind: str, latency: float, requests: list[Request], payloads: list[bytes], args) -> None:
+    """Alternating rounds of culturescope and bare against one server; prints both rates and the ratio."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/v1"
     with tempfile.NamedTemporaryFile("wb", suffix=".log", delete=False) as log:
-        server = start_kind(args.server, port, log, args.latency)
+        server = start_kind(kind, port, log, latency)
     ours, bare = [], []
     try:
         for _ in range(args.rounds):
@@ -174,7 +152,7 @@ def main() -> None:
         server.wait()
     n = len(requests)
     rate_ours, rate_bare = n / statistics.median(ours), n / statistics.median(bare)
-    where = f"stub answering in {args.latency * 1000:.0f} ms" if args.server == "stub" else "llama_cpp.server, 1 thread"
+    where = f"stub answering in {latency * 1000:.0f} ms" if kind == "stub" else "llama_cpp.server, 1 thread"
     print(f"{n} chat requests, concurrency {args.concurrency}, {where}, {args.rounds} rounds each")
     print(
         f"culturescope run_requests: {rate_ours:8.1f} requests/s  (rounds: {', '.join(f'{n / t:.1f}' for t in ours)})"
@@ -182,7 +160,39 @@ def main() -> None:
     print(
         f"bare httpx2 + asyncio:     {rate_bare:8.1f} requests/s  (rounds: {', '.join(f'{n / t:.1f}' for t in bare)})"
     )
-    print(f"culturescope / bare: {rate_ours / rate_bare:.1%}")
+    print(f"culturescope / bare: {rate_ours / rate_bare:.1%}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=600)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of each; the median is shown")
+    parser.add_argument("--server", choices=["stub", "llama"], default="stub")
+    parser.add_argument("--max-tokens", type=int, default=16, help="per reply (matters for --server llama)")
+    parser.add_argument(
+        "--latency", default="0.05", help="the stub's seconds per reply; a list (0,0.02,0.05,0.2) measures each"
+    )
+    parser.add_argument("--serve-stub", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    latencies = [float(x) for x in args.latency.split(",")]
+    if args.serve_stub:
+        import uvicorn
+
+        global LATENCY
+        LATENCY = latencies[0]
+
+        uvicorn.run(stub_app, host="127.0.0.1", port=args.serve_stub, log_level="warning", access_log=False)
+        return
+
+    survey = wvs7()
+    pairs = [(c, it) for it in survey.items for c in survey.cultures][: args.requests]
+    requests = [
+        Request("static", c.code, c.code, it.id, len(it.options), 0, 0, persona_messages(c, it)) for c, it in pairs
+    ]
+    payloads = bodies(requests, args.max_tokens)
+    for latency in latencies if args.server == "stub" else [0.0]:
+        measure(args.server, latency, requests, payloads, args)
 
 
 if __name__ == "__main__":
