@@ -118,8 +118,7 @@ class OpenAICompatible:
         through the SDK: its request building and typed replies took half of culturescope's time per
         request (``benchmarks/http_throughput.py``)."""
         clients = self._per_loop()[2]
-        extra = fields.pop("extra_body", None) or {}
-        body = json.dumps({"model": self.model, **fields, **extra}).encode()
+        body = json.dumps(self.body(**fields)).encode()
 
         async def attempt(url):
             try:
@@ -148,6 +147,12 @@ class OpenAICompatible:
         except BackendError as exc:
             raise BackendError(self._redact(str(exc))) from None
 
+    def body(self, **fields) -> dict:
+        """The JSON body of a request: ``model`` and ``fields``, with ``extra_body`` merged in as the
+        SDK merges it (online requests and batch lines alike)."""
+        extra = fields.pop("extra_body", None) or {}
+        return {"model": self.model, **fields, **extra}
+
     async def _create(self, **fields) -> dict:
         return await self._call("/chat/completions", **fields)
 
@@ -158,7 +163,8 @@ class OpenAICompatible:
         except (KeyError, IndexError, TypeError):
             raise BackendError(f"{self.id}: a reply without choices: {json.dumps(resp)[:200]}") from None
 
-    def _completion(self, resp: dict) -> Completion:
+    def completion(self, resp: dict) -> Completion:
+        """A chat reply's text and token usage (online replies and batch results alike)."""
         text = (self._choice(resp).get("message") or {}).get("content") or ""
         usage = resp.get("usage") or {}
         return Completion(text, usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0)
@@ -177,7 +183,7 @@ class OpenAICompatible:
         return fields
 
     async def chat(self, messages: Messages, decoding: Decoding, sample: int) -> Completion:
-        return self._completion(await self._create(messages=messages, **self.request(decoding, sample)))
+        return self.completion(await self._create(messages=messages, **self.request(decoding, sample)))
 
     async def choose(self, messages: Messages, decoding: Decoding, sample: int, choices: list[str]) -> Completion:
         """A sampled reply restricted to ``choices`` by the server's structured output."""
@@ -185,7 +191,7 @@ class OpenAICompatible:
         extra = structured_output(self.constrain_id, choices)
         if "extra_body" in extra:
             extra["extra_body"] = fields.pop("extra_body", {}) | extra["extra_body"]
-        done = self._completion(await self._create(messages=messages, **fields, **extra))
+        done = self.completion(await self._create(messages=messages, **fields, **extra))
         if choice_text(done.text).strip() not in choices:
             raise BackendError(
                 f"{self.id}: the reply {done.text[:80]!r} is none of the allowed answers: the server ignored the "

@@ -295,9 +295,7 @@ class OpenAIBatches:
         self.client = openai.AsyncOpenAI(base_url=spec.base_url, api_key=key, max_retries=5, timeout=600)
 
     def line(self, custom_id: str, r: Request, decoding: Decoding) -> dict:
-        fields = dict(self.backend.request(decoding, r.sample))
-        extra = fields.pop("extra_body", {})  # what the SDK would merge into the JSON body
-        body = {"model": self.backend.model, "messages": r.messages} | fields | extra
+        body = self.backend.body(messages=r.messages, **self.backend.request(decoding, r.sample))
         return {"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions", "body": body}
 
     async def submit(self, name: str, lines: list[bytes], state: State) -> str:
@@ -334,9 +332,8 @@ class OpenAIBatches:
                 response = item.get("response") or {}
                 body = response.get("body") or {}
                 if response.get("status_code") == 200 and body.get("choices"):
-                    usage = body.get("usage") or {}
-                    tokens = (usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0))
-                    yield item["custom_id"], body["choices"][0]["message"].get("content") or "", tokens, None
+                    done = self.backend.completion(body)
+                    yield item["custom_id"], done.text, (done.prompt_tokens, done.completion_tokens), None
                 else:
                     error = item.get("error") or body.get("error") or {}
                     reason = f"{response.get('status_code', '')} {error.get('code', '')} {error.get('message', '')}"
